@@ -1,0 +1,54 @@
+"""Flask app factory for a detection node."""
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask
+
+from app.config import Settings
+from app.errors import register_error_handlers
+from app.model_service import ModelService, exit_worker
+from detector import DetectorOptions
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app from the environment (or `test_config`) and start loading this process's model.
+
+    `test_config` may hold any Flask config key, plus DETECTOR (a ready Detector: nothing is
+    loaded) and EXIT_ON_LOAD_FAILURE (default True: a worker whose model fails stops gunicorn).
+    """
+    app = Flask(__name__)
+    app.config.from_mapping(Settings.from_env().flask_config())
+    app.config["EXIT_ON_LOAD_FAILURE"] = True
+    if test_config:
+        app.config.update(test_config)
+    # Werkzeug refuses larger bodies with 413 before reading them.
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
+    app.json.sort_keys = False
+
+    os.makedirs(app.config["OUTPUT_DIR"], exist_ok=True)
+    if not os.path.isdir(app.config["IMAGES_DIR"]):
+        log.warning("IMAGES_DIR %s does not exist: path requests will answer 404", app.config["IMAGES_DIR"])
+
+    options = DetectorOptions(
+        min_score=app.config["MIN_SCORE"],
+        max_boxes=app.config["MAX_BOXES"],
+        max_image_side=app.config["MAX_IMAGE_SIDE"],
+        max_image_pixels=app.config["MAX_IMAGE_PIXELS"],
+    )
+    service = ModelService(options, app.config["MODEL_HANDLE"], detector=app.config.get("DETECTOR"))
+    app.extensions["model_service"] = service
+    service.start(
+        intra_op=app.config["TF_INTRA_OP_THREADS"],
+        inter_op=app.config["TF_INTER_OP_THREADS"],
+        on_failure=exit_worker if app.config["EXIT_ON_LOAD_FAILURE"] else None,
+    )
+
+    register_error_handlers(app)
+    from app.api import bp
+
+    app.register_blueprint(bp)
+    return app

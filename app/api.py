@@ -1,0 +1,115 @@
+"""HTTP endpoints: /api/detect, /api/health, /api/ready, /api/info."""
+from __future__ import annotations
+
+import logging
+import platform
+import socket
+from importlib import metadata
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from app.errors import ApiError, error_response
+from app.inputs import output_target, parse_detect_request, read_image_file, resolve_image_path, upload_relative_name
+from app.model_service import ModelNotReady, ModelService
+from detector import ImageDecodeError, ImageTooLargeError, StageTimer
+
+log = logging.getLogger(__name__)
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _service() -> ModelService:
+    return current_app.extensions["model_service"]
+
+
+def _not_ready_message(service: ModelService) -> str:
+    if service.state == "failed":
+        return f"model failed to load: {service.error}"
+    return "model is loading; retry when GET /api/ready answers 200"
+
+
+@bp.post("/detect")
+def detect() -> Response:
+    """Detect objects in an image given by path (input=...) or uploaded; write and return the result JSON."""
+    parsed = parse_detect_request(request)
+    service = _service()
+    try:
+        detector = service.detector()
+    except ModelNotReady:
+        return error_response(503, _not_ready_message(service))
+    cfg = current_app.config
+    timer = StageTimer()  # path mode: reading the file counts as decode; uploads start after receipt
+    if parsed.input_path is not None:
+        with timer.stage("decode"):
+            path, relative = resolve_image_path(cfg["IMAGES_DIR"], parsed.input_path)
+            source = read_image_file(path, parsed.input_path, cfg["MAX_CONTENT_LENGTH"])
+        input_name = parsed.input_path
+    else:
+        relative = upload_relative_name(parsed.upload_name)
+        source = parsed.upload
+        input_name = parsed.upload_name
+    target = output_target(cfg["OUTPUT_DIR"], relative, parsed.save_image)
+    try:
+        record, body = detector.process(source, target, input_name, relative, timer=timer)
+    except ImageTooLargeError as exc:
+        raise ApiError(422, str(exc), "image_too_large") from None
+    except ImageDecodeError as exc:
+        raise ApiError(422, f"{input_name or 'upload'!s}: {exc}"[:500]) from None
+    log.info(
+        "detect file=%s objects=%d inference=%.3fs total=%.3fs image_saved=%s",
+        relative, record["objects_found"], record["timings"]["inference"], record["timings"]["total"],
+        parsed.save_image,
+    )
+    return Response(body, status=200, mimetype="application/json")
+
+
+@bp.get("/health")
+def health() -> Response:
+    """The process is alive (says nothing about the model)."""
+    return jsonify(status="ok", node=socket.gethostname())
+
+
+@bp.get("/ready")
+def ready() -> Response:
+    """200 once the model is loaded and warmed up; 503 before (or after a failed load)."""
+    service = _service()
+    if not service.ready:
+        response = error_response(503, _not_ready_message(service))
+        return response
+    return jsonify(status="ready", model=service.handle, node=socket.gethostname())
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@bp.get("/info")
+def info() -> Response:
+    """Model, versions and limits of this node."""
+    service = _service()
+    cfg = current_app.config
+    model = {"handle": service.handle, "state": service.state, "family": None, "signature": None,
+             "label_count": None, "load_seconds": service.load_seconds, "warmup_seconds": service.warmup_seconds}
+    if service.ready:
+        loaded = service.detector().model
+        model.update(family=loaded.family, signature=getattr(loaded, "signature_name", None),
+                     label_count=getattr(loaded, "label_count", None))
+    return jsonify(
+        node=socket.gethostname(),
+        model=model,
+        versions={
+            "python": platform.python_version(),
+            **{name: _version(name) for name in ("tensorflow", "tensorflow-hub", "pillow", "flask", "gunicorn", "numpy")},
+        },
+        limits={
+            "max_upload_mb": cfg["MAX_UPLOAD_MB"],
+            "max_image_side": cfg["MAX_IMAGE_SIDE"],
+            "max_image_pixels": cfg["MAX_IMAGE_PIXELS"],
+            "min_score": cfg["MIN_SCORE"],
+            "max_boxes": cfg["MAX_BOXES"],
+        },
+        images_dir=cfg["IMAGES_DIR"],
+        output_dir=cfg["OUTPUT_DIR"],
+    )

@@ -1,0 +1,96 @@
+"""This process's detector: loaded once in the background, ready after one warm-up inference."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Callable
+
+from detector import Detector, DetectorOptions, ModelLoadError, configure_threads, load_model
+
+log = logging.getLogger(__name__)
+
+# gunicorn's arbiter stops the whole server when a worker exits with this code.
+WORKER_BOOT_ERROR = 3
+
+
+class ModelNotReady(RuntimeError):
+    """The model is still loading, or failed to load."""
+
+
+class ModelService:
+    """Owns the process's Detector; views ask it for the detector and get ModelNotReady until it is warm."""
+
+    def __init__(self, options: DetectorOptions, handle: str, detector: Detector | None = None):
+        self.options = options
+        self.handle = handle
+        self._detector = detector
+        self._ready = threading.Event()
+        self.state = "ready" if detector is not None else "idle"
+        self.error: str | None = None
+        self.load_seconds: float | None = None
+        self.warmup_seconds: float | None = None
+        if detector is not None:
+            self._ready.set()
+
+    @property
+    def ready(self) -> bool:
+        """True once the model is loaded and one warm-up inference ran."""
+        return self._ready.is_set()
+
+    def detector(self) -> Detector:
+        """The loaded detector, or ModelNotReady."""
+        if not self._ready.is_set():
+            raise ModelNotReady(self.state)
+        return self._detector
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until ready (or timeout); return readiness."""
+        return self._ready.wait(timeout)
+
+    def start(self, intra_op: int = 0, inter_op: int = 0, on_failure: Callable[[str], None] | None = None) -> None:
+        """Load in a background thread so health checks answer while a large model downloads."""
+        if self.state != "idle":
+            return
+        self.state = "loading"
+        thread = threading.Thread(
+            target=self._load, args=(intra_op, inter_op, on_failure), name="model-loader", daemon=True
+        )
+        thread.start()
+
+    def _load(self, intra_op: int, inter_op: int, on_failure: Callable[[str], None] | None) -> None:
+        try:
+            configure_threads(intra_op, inter_op)
+            log.info("loading model %s", self.handle)
+            model = load_model(self.handle)
+            self.load_seconds = model.load_seconds
+            self.warmup_seconds = model.warm_up()
+            self._detector = Detector(model, self.options)
+        except ModelLoadError as exc:
+            self._fail(str(exc), on_failure)
+            return
+        except Exception as exc:  # noqa: BLE001 - a broken model must not leave a silent zombie worker
+            log.exception("model %s failed during load or warm-up", self.handle)
+            self._fail(f"Model {self.handle!r} failed during load or warm-up: {exc}", on_failure)
+            return
+        self.state = "ready"
+        self._ready.set()
+        log.info(
+            "model ready: %s (family %s, load %.2fs, warm-up %.2fs)",
+            self.handle, self._detector.model.family, self.load_seconds, self.warmup_seconds,
+        )
+
+    def _fail(self, message: str, on_failure: Callable[[str], None] | None) -> None:
+        self.state = "failed"
+        self.error = message
+        log.critical("%s", message)
+        if on_failure is not None:
+            on_failure(message)
+
+
+def exit_worker(message: str) -> None:
+    """Stop this worker so gunicorn halts with 'Worker failed to boot' instead of serving 503 forever."""
+    logging.shutdown()
+    time.sleep(0.1)
+    os._exit(WORKER_BOOT_ERROR)

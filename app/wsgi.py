@@ -1,0 +1,4 @@
+"""WSGI entry point for gunicorn: one app (and one model) per worker process."""
+from app import create_app
+
+app = create_app()
