@@ -32,6 +32,9 @@ def detect() -> Response:
     """Detect objects in an image given by path (input=...) or uploaded; write and return the result JSON."""
     parsed = parse_detect_request(request)
     service = _service()
+    if service.state == "loading":
+        # A request that arrives while this worker warms up is served late rather than refused.
+        service.wait(current_app.config["READY_WAIT_SECONDS"])
     try:
         detector = service.detector()
     except ModelNotReady:

@@ -24,6 +24,7 @@ class Settings:
     max_image_side: int = 1024  # longer side given to the model; 0 = never downscale
     max_image_pixels: int = 50_000_000  # larger declared sizes are refused (decompression bombs)
     max_upload_mb: float = 20.0
+    ready_wait_seconds: float = 30.0  # a detect request during start-up waits this long for the model, then 503
     host: str = "0.0.0.0"
     port: int = 5000
     workers: int = 1  # processes; each loads its own copy of the model
@@ -62,6 +63,7 @@ class Settings:
             (self.max_image_side >= 0, "MAX_IMAGE_SIDE must be >= 0 (0 = never downscale)"),
             (self.max_image_pixels > 0, "MAX_IMAGE_PIXELS must be > 0"),
             (self.max_upload_mb > 0, "MAX_UPLOAD_MB must be > 0"),
+            (self.ready_wait_seconds >= 0, "READY_WAIT_SECONDS must be >= 0"),
             (0 < self.port < 65536, "PORT must be between 1 and 65535"),
             (self.workers >= 1, "WORKERS must be >= 1"),
             (self.threads >= 1, "THREADS must be >= 1"),

@@ -27,12 +27,14 @@ class ModelService:
         self.handle = handle
         self._detector = detector
         self._ready = threading.Event()
+        self._settled = threading.Event()  # set once loading ended, well or badly
         self.state = "ready" if detector is not None else "idle"
         self.error: str | None = None
         self.load_seconds: float | None = None
         self.warmup_seconds: float | None = None
         if detector is not None:
             self._ready.set()
+            self._settled.set()
 
     @property
     def ready(self) -> bool:
@@ -46,8 +48,9 @@ class ModelService:
         return self._detector
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until ready (or timeout); return readiness."""
-        return self._ready.wait(timeout)
+        """Block until loading has ended (or timeout); return readiness."""
+        self._settled.wait(timeout)
+        return self._ready.is_set()
 
     def start(self, intra_op: int = 0, inter_op: int = 0, on_failure: Callable[[str], None] | None = None) -> None:
         """Load in a background thread so health checks answer while a large model downloads."""
@@ -76,6 +79,7 @@ class ModelService:
             return
         self.state = "ready"
         self._ready.set()
+        self._settled.set()
         log.info(
             "model ready: %s (family %s, load %.2fs, warm-up %.2fs)",
             self.handle, self._detector.model.family, self.load_seconds, self.warmup_seconds,
@@ -84,6 +88,7 @@ class ModelService:
     def _fail(self, message: str, on_failure: Callable[[str], None] | None) -> None:
         self.state = "failed"
         self.error = message
+        self._settled.set()
         log.critical("%s", message)
         if on_failure is not None:
             on_failure(message)
