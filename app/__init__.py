@@ -1,25 +1,38 @@
-"""Flask app factory for a detection node."""
+"""Flask app factory for a detection node.
+
+The gunicorn master imports app.config (and so this package) before it forks: everything
+heavier is imported inside create_app, which runs in each worker. That keeps TensorFlow out of
+the master and lets prometheus-client see PROMETHEUS_MULTIPROC_DIR, which it reads at import.
+"""
 from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING
 
-from flask import Flask
-
-from app.config import Settings
-from app.errors import register_error_handlers
-from app.model_service import ModelService, exit_worker
-from detector import DetectorOptions
+if TYPE_CHECKING:
+    from flask import Flask
 
 log = logging.getLogger(__name__)
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None) -> "Flask":
     """Build the app from the environment (or `test_config`) and start loading this process's model.
 
     `test_config` may hold any Flask config key, plus DETECTOR (a ready Detector: nothing is
     loaded) and EXIT_ON_LOAD_FAILURE (default True: a worker whose model fails stops gunicorn).
     """
+    from flask import Flask
+
+    from app.api import bp, metrics_bp
+    from app.auth import register_auth
+    from app.config import Settings
+    from app.errors import register_error_handlers
+    from app.metrics import Metrics
+    from app.model_service import ModelService, exit_worker
+    from app.observability import register_observability
+    from detector import DetectorOptions
+
     app = Flask(__name__)
     app.config.from_mapping(Settings.from_env().flask_config())
     app.config["EXIT_ON_LOAD_FAILURE"] = True
@@ -41,14 +54,24 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     service = ModelService(options, app.config["MODEL_HANDLE"], detector=app.config.get("DETECTOR"))
     app.extensions["model_service"] = service
+    metrics = Metrics()
+    app.extensions["metrics"] = metrics
+
+    def _model_ready(ready: ModelService) -> None:
+        metrics.model_ready.set(1)
+        metrics.model_load.set(ready.load_seconds or 0.0)
+        metrics.model_warmup.set(ready.warmup_seconds or 0.0)
+
     service.start(
         intra_op=app.config["TF_INTRA_OP_THREADS"],
         inter_op=app.config["TF_INTER_OP_THREADS"],
         on_failure=exit_worker if app.config["EXIT_ON_LOAD_FAILURE"] else None,
+        on_ready=_model_ready,
     )
 
     register_error_handlers(app)
-    from app.api import bp
-
+    register_observability(app, metrics)  # first, so refused requests get an id and are counted
+    register_auth(app)
     app.register_blueprint(bp)
+    app.register_blueprint(metrics_bp)
     return app

@@ -1,4 +1,4 @@
-"""HTTP endpoints: /api/detect, /api/health, /api/ready, /api/info."""
+"""HTTP endpoints: /api/detect, /api/health, /api/ready, /api/info, /api/openapi.json, /metrics."""
 from __future__ import annotations
 
 import logging
@@ -6,15 +6,19 @@ import platform
 import socket
 from importlib import metadata
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from app.errors import ApiError, error_response
 from app.inputs import output_target, parse_detect_request, read_image_file, resolve_image_path, upload_relative_name
+from app.metrics import Metrics
 from app.model_service import ModelNotReady, ModelService
+from app.observability import request_id
+from app.openapi import openapi_spec
 from detector import ImageDecodeError, ImageTooLargeError, StageTimer
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
+metrics_bp = Blueprint("metrics", __name__)
 
 
 def _service() -> ModelService:
@@ -52,16 +56,18 @@ def detect() -> Response:
         input_name = parsed.upload_name
     target = output_target(cfg["OUTPUT_DIR"], relative, parsed.save_image)
     try:
-        record, body = detector.process(source, target, input_name, relative, timer=timer)
+        record, body = detector.process(
+            source, target, input_name, relative, timer=timer, extra={"request_id": request_id()}
+        )
     except ImageTooLargeError as exc:
         raise ApiError(422, str(exc), "image_too_large") from None
     except ImageDecodeError as exc:
         raise ApiError(422, f"{input_name or 'upload'!s}: {exc}"[:500]) from None
-    log.info(
-        "detect file=%s objects=%d inference=%.3fs total=%.3fs image_saved=%s",
-        relative, record["objects_found"], record["timings"]["inference"], record["timings"]["total"],
-        parsed.save_image,
-    )
+    metrics: Metrics = current_app.extensions["metrics"]
+    metrics.observe_stages(record["timings"])
+    metrics.images.labels("path" if parsed.input_path is not None else "upload").inc()
+    g.log_fields = {"file": relative, "objects": record["objects_found"], "timings": record["timings"],
+                    "image_saved": parsed.save_image}
     return Response(body, status=200, mimetype="application/json")
 
 
@@ -116,3 +122,16 @@ def info() -> Response:
         images_dir=cfg["IMAGES_DIR"],
         output_dir=cfg["OUTPUT_DIR"],
     )
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3 description of this API."""
+    return jsonify(openapi_spec())
+
+
+@metrics_bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus metrics, merged over all workers of this node."""
+    body, content_type = current_app.extensions["metrics"].exposition()
+    return Response(body, status=200, content_type=content_type)

@@ -35,6 +35,8 @@ class Settings:
     tf_intra_op_threads: int = 0  # 0 = TensorFlow's default (all cores)
     tf_inter_op_threads: int = 0
     tfhub_cache_dir: str = ""  # read by tensorflow_hub itself; shown in /api/info
+    api_key: str = ""  # when set, every endpoint but /api/health requires it
+    prometheus_multiproc_dir: str = ""  # set by gunicorn.conf.py when empty: metrics shared by workers
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":

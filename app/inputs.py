@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
 from app.errors import ApiError
@@ -56,7 +57,10 @@ def _collect_params(request: Request) -> dict[str, object]:
                 raise ApiError(400, f"parameter {name!r} given more than once")
             params[name] = values[0]
     if request.mimetype == "application/json":
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # deeply nested JSON
+            body = None
         if not isinstance(body, dict):
             raise ApiError(400, "the JSON body must be an object such as {\"input\": \"a.jpg\", \"output\": true}")
         for name, value in body.items():
@@ -69,9 +73,19 @@ def _collect_params(request: Request) -> dict[str, object]:
     return params
 
 
+def _refuse_cut_body(request: Request) -> None:
+    """413 for a chunked body (no Content-Length) that Werkzeug cut at MAX_CONTENT_LENGTH."""
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and getattr(request.stream, "is_exhausted", False):
+        raise RequestEntityTooLarge()
+
+
 def parse_detect_request(request: Request) -> DetectRequest:
     """Read `input`/`output` and an optional upload from any of the accepted request forms."""
+    if request.mimetype == "multipart/form-data" and (None in request.form or None in request.files):
+        raise ApiError(400, "every multipart part needs a name")
     params = _collect_params(request)
+    _refuse_cut_body(request)
     save_image = parse_bool("output", params["output"]) if "output" in params else False
     files = request.files.getlist("image") if request.mimetype == "multipart/form-data" else []
     extra_files = [name for name in request.files if name != "image"] if files or request.files else []
@@ -92,7 +106,9 @@ def parse_detect_request(request: Request) -> DetectRequest:
         upload = files[0]
         return DetectRequest(save_image=save_image, upload=upload.read(), upload_name=upload.filename or "")
     if raw_upload:
-        return DetectRequest(save_image=save_image, upload=request.get_data(cache=False), upload_name="")
+        data = request.get_data(cache=False)
+        _refuse_cut_body(request)
+        return DetectRequest(save_image=save_image, upload=data, upload_name="")
     if request.mimetype in ("", "application/x-www-form-urlencoded", "multipart/form-data", "application/json"):
         raise ApiError(
             400, "missing image: send input=<path inside the images folder>, or upload a file in field 'image'"
@@ -113,6 +129,10 @@ def resolve_image_path(images_root: str, raw: str) -> tuple[Path, str]:
         raise ApiError(400, f"input is longer than {MAX_INPUT_LENGTH} characters")
     if "\x00" in raw:
         raise ApiError(400, "input contains a NUL byte")
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: no file name we could open or report
+        raise ApiError(400, "input is not valid UTF-8 text; send such files as uploads") from None
     root = os.path.realpath(images_root)
     candidate = raw if os.path.isabs(raw) else os.path.join(root, raw)
     real = os.path.realpath(candidate)
@@ -147,8 +167,19 @@ def read_image_file(path: Path, raw: str, limit: int) -> bytes:
 def output_target(output_root: str, relative: str, save_image: bool) -> OutputTarget:
     """Mirror the input's path under the output root: `a/x.jpg` -> `a/x.jpg` (image) and `a/x.jpg.json`."""
     dest = Path(output_root) / relative
+    json_name = dest.name + ".json"
+    if len(os.fsencode(json_name)) > _name_max(output_root):
+        # Checked before any work, so no annotated image is left without its JSON.
+        raise ApiError(400, f"file name too long for its result name {json_name[:40]!r}...")
     image = dest.with_name(annotated_name(dest.name)) if save_image else None
-    return OutputTarget(json=dest.with_name(dest.name + ".json"), image=image)
+    return OutputTarget(json=dest.with_name(json_name), image=image)
+
+
+def _name_max(folder: str) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
 
 
 def upload_relative_name(filename: str) -> str:

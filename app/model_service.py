@@ -52,17 +52,31 @@ class ModelService:
         self._settled.wait(timeout)
         return self._ready.is_set()
 
-    def start(self, intra_op: int = 0, inter_op: int = 0, on_failure: Callable[[str], None] | None = None) -> None:
+    def start(
+        self,
+        intra_op: int = 0,
+        inter_op: int = 0,
+        on_failure: Callable[[str], None] | None = None,
+        on_ready: Callable[["ModelService"], None] | None = None,
+    ) -> None:
         """Load in a background thread so health checks answer while a large model downloads."""
         if self.state != "idle":
+            if self.state == "ready" and on_ready is not None:
+                on_ready(self)
             return
         self.state = "loading"
         thread = threading.Thread(
-            target=self._load, args=(intra_op, inter_op, on_failure), name="model-loader", daemon=True
+            target=self._load, args=(intra_op, inter_op, on_failure, on_ready), name="model-loader", daemon=True
         )
         thread.start()
 
-    def _load(self, intra_op: int, inter_op: int, on_failure: Callable[[str], None] | None) -> None:
+    def _load(
+        self,
+        intra_op: int,
+        inter_op: int,
+        on_failure: Callable[[str], None] | None,
+        on_ready: Callable[["ModelService"], None] | None,
+    ) -> None:
         try:
             configure_threads(intra_op, inter_op)
             log.info("loading model %s", self.handle)
@@ -80,6 +94,8 @@ class ModelService:
         self.state = "ready"
         self._ready.set()
         self._settled.set()
+        if on_ready is not None:
+            on_ready(self)
         log.info(
             "model ready: %s (family %s, load %.2fs, warm-up %.2fs)",
             self.handle, self._detector.model.family, self.load_seconds, self.warmup_seconds,

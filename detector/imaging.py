@@ -14,6 +14,7 @@ ImageSource = Union[bytes, bytearray, memoryview, str, os.PathLike]
 # Modes whose samples are wider than 8 bits; Pillow's convert("RGB") would clip them to white.
 _WIDE_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+_TRANSPOSING_ORIENTATIONS = {2, 3, 4, 5, 6, 7, 8}  # EXIF orientations other than 'as stored'
 
 
 class ImageDecodeError(ValueError):
@@ -88,18 +89,21 @@ def decode_image(
         raise ImageTooLargeError(f"image too large: {exc}") from None
     except UnidentifiedImageError:
         raise ImageDecodeError("not a recognised image format") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageDecodeError(f"cannot read image: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - Pillow's plugins raise many types on hostile bytes
+        raise ImageDecodeError(f"cannot read image: {type(exc).__name__}: {exc}"[:300]) from None
+    decoded = None
     try:
-        return _decode_opened(im, max_side, max_pixels, keep_full)
+        decoded = _decode_opened(im, max_side, max_pixels, keep_full)
+        return decoded
     except ImageDecodeError:
         raise
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"image too large: {exc}") from None
-    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
-        raise ImageDecodeError(f"cannot decode image: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. TypeError from a mutated TIFF, NotImplementedError from DDS
+        raise ImageDecodeError(f"cannot decode image: {type(exc).__name__}: {exc}"[:300]) from None
     finally:
-        im.close()
+        if decoded is None or decoded.full is not im:  # closing frees the pixels: not the ones handed out
+            im.close()
 
 
 def _decode_opened(im: Image.Image, max_side: int, max_pixels: int, keep_full: bool) -> DecodedImage:
@@ -121,11 +125,20 @@ def _decode_opened(im: Image.Image, max_side: int, max_pixels: int, keep_full: b
         if (w, h) != (width, height):
             im.draft("RGB", (w, h))
     im.load()
-    im = ImageOps.exif_transpose(im)
+    opened = im
+    if orientation in _TRANSPOSING_ORIENTATIONS:
+        # Only then: exif_transpose copies the whole picture even when there is nothing to turn.
+        im = ImageOps.exif_transpose(im)
     full_w, full_h = (height, width) if rotated else (width, height)
     rgb = _to_rgb(im)
     model_w, model_h = _target_size(full_w, full_h, max_side)
-    full = rgb if keep_full else None
+    full = None
+    if keep_full:
+        full = rgb
+        if rgb is opened and opened.format != "JPEG":
+            # decode_image then hands out the opened image itself instead of closing it. Only a JPEG
+            # has no file left open after load(); other formats get a copy and are closed as before.
+            full = rgb.copy()
     if rgb.size != (model_w, model_h):
         rgb = rgb.resize((model_w, model_h), Image.Resampling.BILINEAR, reducing_gap=2.0)
     array = np.asarray(rgb, dtype=np.uint8)

@@ -89,6 +89,7 @@ class _Signature:
     input_is_float: bool
     batched: bool
     entities: bool  # string class names in the output (else numeric ids)
+    any_size: bool = False  # the input takes [1, H, W, 3] for any H and W
 
 
 def _find_signature(obj: Any) -> _Signature:
@@ -110,6 +111,7 @@ def _find_signature(obj: Any) -> _Signature:
         if not entities and "detection_classes" not in outputs:
             continue
         (input_key, spec), = inputs.items()
+        shape = spec.shape
         return _Signature(
             fn=fn,
             name=name,
@@ -117,12 +119,34 @@ def _find_signature(obj: Any) -> _Signature:
             input_is_float=spec.dtype.is_floating,
             batched=outputs["detection_boxes"].shape.rank == 3,
             entities=entities,
+            any_size=shape.rank == 4 and shape[1] is None and shape[2] is None and shape[0] in (None, 1),
         )
     raise ModelLoadError(
         "the model has no object-detection signature (one image input; detection_boxes, "
         "detection_scores and detection_class_entities or detection_classes outputs). "
         f"Signatures found: {'; '.join(seen) or 'none'}"
     )
+
+
+def _uint8_call(sig: _Signature) -> Callable[[Any], dict] | None:
+    """The signature as one graph that takes the uint8 image (None: call the signature as it is).
+
+    A float model then converts the image inside the graph, instead of numpy building (and TF
+    copying) a float array four times the size first: about 2 ms less per 640x427 photo.
+    """
+    import tensorflow as tf
+
+    fn, key = sig.fn, sig.input_key
+    if not sig.input_is_float or not sig.any_size:
+        return None  # uint8 models take the array as it is; fixed-size inputs keep their own checks
+
+    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8)])
+    def call(batch):
+        # Not `/ 255.0`: Grappler rewrites that into a multiply by 1/255, which is off by one ulp for
+        # half the levels. divide_no_nan divides, so the model gets bit for bit what it got before.
+        return fn(**{key: tf.math.divide_no_nan(tf.cast(batch, tf.float32), tf.constant(255.0))})
+
+    return call
 
 
 class DetectionModel:
@@ -133,6 +157,7 @@ class DetectionModel:
         self.load_seconds = load_seconds
         self._obj = obj  # keeps the variables the signature closes over alive
         self._sig = _find_signature(obj)
+        self._call = _uint8_call(self._sig)
         self.family = FAMILY_OPENIMAGES if self._sig.entities else FAMILY_ZOO
         self._labels = None if self._sig.entities else load_coco_labels()
 
@@ -151,9 +176,12 @@ class DetectionModel:
         import tensorflow as tf
 
         batch = rgb[np.newaxis, ...]
-        if self._sig.input_is_float:
-            batch = batch.astype(np.float32) / np.float32(255.0)
-        out = self._sig.fn(**{self._sig.input_key: tf.constant(batch)})
+        if self._call is not None:
+            out = self._call(tf.constant(batch))
+        else:
+            if self._sig.input_is_float:
+                batch = np.divide(batch, np.float32(255.0), dtype=np.float32)
+            out = self._sig.fn(**{self._sig.input_key: tf.constant(batch)})
         return self._parse(out)
 
     def _parse(self, out: dict) -> list[Detection]:
@@ -171,13 +199,11 @@ class DetectionModel:
         count = len(scores)
         if "num_detections" in out:  # rows past it are padding (score 0, class 1)
             count = min(count, int(np.ravel(out["num_detections"].numpy())[0]))
+        # Whole arrays at once: per-row numpy calls cost more than the model's post-processing here.
+        score_list = scores[:count].tolist()
+        box_list = np.clip(boxes[:count], 0.0, 1.0).tolist()
         detections = [
-            Detection(
-                label=names[i],
-                score=float(scores[i]),
-                box=tuple(float(v) for v in np.clip(boxes[i], 0.0, 1.0)),
-            )
-            for i in range(count)
+            Detection(label=names[i], score=score_list[i], box=tuple(box_list[i])) for i in range(count)
         ]
         detections.sort(key=lambda d: d.score, reverse=True)
         return detections

@@ -82,7 +82,8 @@ class Detector:
         detections = [d for d in found if d.score >= opts.min_score]
         if annotate_to is not None:
             with timer.stage("annotate"):
-                annotated = draw_detections(decoded.full, detections, opts.max_boxes)
+                # decoded.full is this call's own copy: draw on it rather than on another copy.
+                annotated = draw_detections(decoded.full, detections, opts.max_boxes, in_place=True)
             with timer.stage("write"):
                 write_image_atomic(annotated, annotate_to)
         return DetectionRun(detections, decoded.width, decoded.height, timer)
@@ -94,6 +95,7 @@ class Detector:
         input_name: str,
         file_name: str,
         timer: StageTimer | None = None,
+        extra: dict | None = None,
     ) -> tuple[dict, bytes]:
         """Detect, write the annotated image (if asked) and the result JSON; return record and its bytes.
 
@@ -102,6 +104,7 @@ class Detector:
         """
         run = self.detect(source, annotate_to=target.image, timer=timer)
         record = self.result_record(run, input_name, file_name, target)
+        record.update(extra or {})  # caller's context, e.g. the service's request id
         data = dump_json(record)
         write_bytes_atomic(data, target.json)
         return record, data

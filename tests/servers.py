@@ -42,14 +42,14 @@ class Node:
         )
         return self
 
-    def wait_ready(self, timeout: float = 120.0) -> "Node":
+    def wait_ready(self, timeout: float = 120.0, headers: dict[str, str] | None = None) -> "Node":
         """Poll /api/ready until 200; fail with the node's log if it exits or times out."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"node exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                if requests.get(self.url + "/api/ready", timeout=2).status_code == 200:
+                if requests.get(self.url + "/api/ready", headers=headers, timeout=2).status_code == 200:
                     return self
             except requests.RequestException:
                 pass
@@ -92,11 +92,13 @@ class Node:
         return requests.post(self.url + path, timeout=kw.pop("timeout", 60), **kw)
 
 
-def start_node(env: dict[str, str], log_path: Path, timeout: float = 120.0) -> Node:
+def start_node(
+    env: dict[str, str], log_path: Path, timeout: float = 120.0, ready_headers: dict[str, str] | None = None
+) -> Node:
     """Start a node and wait until it is ready."""
     node = Node(env, log_path).start()
     try:
-        return node.wait_ready(timeout)
+        return node.wait_ready(timeout, headers=ready_headers)
     except Exception:
         node.stop()
         raise

@@ -1,0 +1,148 @@
+"""OpenAPI 3 description of every endpoint (served at /api/openapi.json, checked against real answers)."""
+from __future__ import annotations
+
+from typing import Any
+
+_NUMBER = {"type": "number"}
+_STRING = {"type": "string"}
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+_ERROR_STATUSES = {
+    "400": "Bad parameters",
+    "401": "Missing or wrong API key (only when the node has API_KEY set)",
+    "403": "The path resolves outside the images folder",
+    "404": "No such file",
+    "413": "Upload or file over MAX_UPLOAD_MB",
+    "415": "Unsupported content type",
+    "422": "Not a decodable image, or larger than MAX_IMAGE_PIXELS",
+    "503": "Model not loaded yet (or failed to load)",
+}
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ERROR_REF}}}
+
+
+def _json(schema_name: str, description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}}
+
+
+_OUTPUT_FLAG = {
+    "description": "Save the annotated image: 1/true/yes/on or 0/false/no/off (any case). Absent = no.",
+    "type": "string",
+    "enum": ["1", "true", "yes", "on", "0", "false", "no", "off"],
+}
+_INPUT_PATH = {"description": "Image path inside IMAGES_DIR, absolute or relative to it.", "type": "string",
+               "minLength": 1, "maxLength": 4096}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {"code": _STRING, "message": _STRING},
+        }},
+    },
+    "Detection": {
+        "type": "object",
+        "required": ["label", "score", "box"],
+        "properties": {
+            "label": _STRING,
+            "score": {"type": "number", "minimum": 0, "maximum": 1},
+            "box": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1},
+                    "minItems": 4, "maxItems": 4, "description": "ymin, xmin, ymax, xmax, normalised"},
+        },
+    },
+    "DetectionResult": {
+        "type": "object",
+        "required": ["objects_found", "detection_class_entities", "detection_scores", "inference_time",
+                     "total_det_loop_time", "annotated_image_path", "input", "file", "image", "model",
+                     "detections", "timings", "result_path", "node", "created_at"],
+        "properties": {
+            "objects_found": {"type": "integer", "minimum": 0},
+            "detection_class_entities": {"type": "array", "items": _STRING},
+            "detection_scores": {"type": "array", "items": _NUMBER},
+            "inference_time": _NUMBER,
+            "total_det_loop_time": _NUMBER,
+            "annotated_image_path": {"type": "string", "description": "empty when output was off"},
+            "input": _STRING,
+            "file": _STRING,
+            "image": {"type": "object", "required": ["width", "height"],
+                      "properties": {"width": {"type": "integer"}, "height": {"type": "integer"}}},
+            "model": {"type": "object", "required": ["handle", "family"],
+                      "properties": {"handle": _STRING, "family": _STRING}},
+            "min_score": _NUMBER,
+            "detections": {"type": "array", "items": {"$ref": "#/components/schemas/Detection"}},
+            "timings": {"type": "object", "required": ["decode", "inference", "annotate", "write", "total"],
+                        "properties": {k: _NUMBER for k in ("decode", "inference", "annotate", "write", "total")}},
+            "result_path": _STRING,
+            "node": _STRING,
+            "created_at": {"type": "string", "format": "date-time"},
+            "request_id": _STRING,
+        },
+    },
+    "Health": {"type": "object", "required": ["status", "node"],
+               "properties": {"status": {"type": "string", "enum": ["ok"]}, "node": _STRING}},
+    "Ready": {"type": "object", "required": ["status", "model", "node"],
+              "properties": {"status": {"type": "string", "enum": ["ready"]}, "model": _STRING, "node": _STRING}},
+    "Info": {"type": "object", "required": ["node", "model", "versions", "limits"],
+             "properties": {"node": _STRING, "model": {"type": "object"}, "versions": {"type": "object"},
+                            "limits": {"type": "object"}, "images_dir": _STRING, "output_dir": _STRING}},
+}
+
+
+def openapi_spec(version: str = "1.0.0") -> dict[str, Any]:
+    """The OpenAPI document."""
+    detect_errors = {status: _error(text) for status, text in _ERROR_STATUSES.items()}
+    protected = {"401": _error(_ERROR_STATUSES["401"])}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Object detection node", "version": version,
+                 "description": "Detect objects in an image given by path inside the node's images folder or uploaded."},
+        "paths": {
+            "/api/detect": {"post": {
+                "summary": "Detect objects; write the result JSON (and the annotated image when output is on)",
+                "parameters": [
+                    {"name": "input", "in": "query", "required": False,
+                     "schema": {**_INPUT_PATH, "maxLength": 2000,
+                                "description": "As the form field; longer paths belong in the body (the request "
+                                               "line is limited to 8190 bytes, longer lines get 414)"}},
+                    {"name": "output", "in": "query", "required": False, "schema": _OUTPUT_FLAG},
+                ],
+                "requestBody": {"required": False, "content": {
+                    "application/x-www-form-urlencoded": {"schema": {
+                        "type": "object", "properties": {"input": _INPUT_PATH, "output": _OUTPUT_FLAG}}},
+                    "multipart/form-data": {"schema": {
+                        "type": "object",
+                        "properties": {"image": {"type": "string", "format": "binary"}, "output": _OUTPUT_FLAG}}},
+                    "application/json": {"schema": {
+                        "type": "object",
+                        "properties": {"input": _INPUT_PATH, "output": {"oneOf": [{"type": "boolean"}, _OUTPUT_FLAG]}}}},
+                    "image/*": {"schema": {"type": "string", "format": "binary"}},
+                }},
+                "responses": {"200": _json("DetectionResult", "Detections, timings and output paths"), **detect_errors,
+                              "414": {"description": "Request line over 8190 bytes (answered by gunicorn, as HTML)",
+                                      "content": {"text/html": {"schema": _STRING}}}},
+            }},
+            "/api/health": {"get": {"summary": "The process is alive",
+                                    "responses": {"200": _json("Health", "Alive")}}},
+            "/api/ready": {"get": {"summary": "200 once the model is loaded and warmed up",
+                                   "responses": {"200": _json("Ready", "Ready"), "503": _error("Not ready"), **protected}}},
+            "/api/info": {"get": {"summary": "Model, versions and limits",
+                                  "responses": {"200": _json("Info", "Node information"), **protected}}},
+            "/api/openapi.json": {"get": {"summary": "This document",
+                                          "responses": {"200": {"description": "OpenAPI 3 document",
+                                                                "content": {"application/json": {"schema": {"type": "object"}}}},
+                                                        **protected}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics",
+                                 "responses": {"200": {"description": "Prometheus text format",
+                                                       "content": {"text/plain": {"schema": _STRING}}},
+                                               **protected}}},
+        },
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                                "bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

@@ -1,0 +1,197 @@
+"""Sending a list of images to N nodes: K worker threads per node pull from one queue, with failover."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from scripts.sender_files import ImageFile, node_input
+from scripts.sender_http import Attempt, path_request, post_detect, upload_request
+from scripts.sender_nodes import Node
+from scripts.sender_queue import Job, WorkQueue
+from scripts.sender_records import round_s
+from scripts.sender_throttle import MB, Link
+
+
+@dataclass
+class RemoteSettings:
+    """How to reach the nodes and how hard to try."""
+
+    nodes: list[str]
+    mode: str = "path"  # "path" or "upload"
+    remote_root: str | None = None
+    save_image: bool = False
+    per_node: int = 1
+    connect_timeout: float = 5.0
+    timeout: float = 120.0  # read timeout: a node on a big model may take long for one image
+    retries: int = 3  # extra attempts per image after the first
+    backoff: float = 0.5  # seconds before the first retry, doubled each time, at most backoff_max
+    backoff_max: float = 8.0
+    failures_to_remove: int = 2
+    probe_interval: float = 0.5
+    give_up: float = 120.0  # fail what is left when no node has been in service for this long
+    bandwidth_mbps: float | None = None
+
+
+def build_request(image: ImageFile, settings: RemoteSettings) -> tuple[bytes, dict, int]:
+    """Request body, headers and image byte count for one image in the configured mode."""
+    if settings.mode == "upload":
+        return upload_request(image.path.read_bytes(), image.rel, settings.save_image)
+    return path_request(node_input(image, settings.remote_root), settings.save_image)
+
+
+def remote_record(job: Job, node: Node | None, attempt: Attempt | None, error: str | None = None) -> dict:
+    """The record of a job's final attempt (ok or failed)."""
+    body = attempt.body if attempt is not None and attempt.ok else {}
+    timings = body.get("timings")
+    total = timings.get("total") if timings else None
+    round_trip = attempt.round_trip if attempt is not None else None
+    return {
+        "file": job.image.rel,
+        "size": job.image.size,
+        "node": node.address if node is not None else None,
+        "host": body.get("node"),
+        "ok": bool(attempt is not None and attempt.ok),
+        "status": attempt.status if attempt is not None else None,
+        "error": error if error is not None else (attempt.error if attempt is not None else None),
+        "attempts": job.attempts,
+        "tried": list(job.tried),
+        "bytes_sent": attempt.bytes_sent if attempt is not None else 0,
+        "request_bytes": attempt.request_bytes if attempt is not None else 0,
+        "round_trip": round_s(round_trip),
+        "timings": timings,
+        "transfer": round_s(round_trip - total) if total is not None else None,
+        "started_at": attempt.started_at if attempt is not None else time.time(),
+        "finished_at": attempt.finished_at if attempt is not None else time.time(),
+        "objects_found": body.get("objects_found"),
+        "labels": body.get("detection_class_entities"),
+        "scores": body.get("detection_scores"),
+        "result_path": body.get("result_path"),
+    }
+
+
+class Dispatcher:
+    """Runs the jobs over the nodes and emits exactly one record per job."""
+
+    def __init__(self, settings: RemoteSettings, notify: Callable[[str], None] = lambda message: None):
+        self.settings = settings
+        self.emit: Callable[[dict], None] = lambda record: None
+        self.notify = notify
+        self.nodes = [
+            Node(address, settings.per_node, settings.failures_to_remove, settings.probe_interval,
+                 probe_timeout=settings.connect_timeout, notify=notify)
+            for address in settings.nodes
+        ]
+        self.queue: WorkQueue | None = None
+        # One shared link: N nodes do not get N times the uplink.
+        use_link = settings.bandwidth_mbps and settings.mode == "upload"
+        self.link = Link(settings.bandwidth_mbps * MB) if use_link else None
+
+    def live_nodes(self) -> set[str]:
+        """Addresses of the nodes in service right now."""
+        return {n.address for n in self.nodes if n.available}
+
+    def warm(self, images: list[ImageFile]) -> None:
+        """Send these images once to every node (in parallel across nodes), ignoring the answers."""
+        def warm_node(node: Node) -> None:
+            for image in images:
+                try:
+                    body, headers, image_bytes = build_request(image, self.settings)
+                except OSError:
+                    continue
+                post_detect(node.session, node.url, body, headers, image_bytes,
+                            timeout=(self.settings.connect_timeout, self.settings.timeout))
+
+        threads = [threading.Thread(target=warm_node, args=(n,), daemon=True) for n in self.nodes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def run(self, images: list[ImageFile], emit: Callable[[dict], None]) -> None:
+        """Send every image; `emit` gets each image's one record; returns when all have theirs."""
+        self.emit = emit
+        self.queue = WorkQueue(images)
+        workers = [
+            threading.Thread(target=self._work, args=(node,), name=f"{node.address}#{slot}", daemon=True)
+            for node in self.nodes for slot in range(self.settings.per_node)
+        ]
+        for worker in workers:
+            worker.start()
+        interrupted = False
+        try:
+            self._watch()
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
+        finally:
+            for job in self.queue.close():
+                self._final(job, None, None, "interrupted before it was sent" if interrupted else "not sent")
+            if not interrupted:  # on Ctrl-C in-flight requests are abandoned, not awaited
+                for worker in workers:
+                    worker.join(timeout=self.settings.timeout + self.settings.connect_timeout + 1)
+            for node in self.nodes:
+                node.close()
+
+    def _watch(self) -> None:
+        """Wait for the end; if no node is in service for `give_up` seconds, fail what is left."""
+        down_since = None
+        while not self.queue.wait_finished(0.2):
+            if self.live_nodes():
+                down_since = None
+                continue
+            down_since = down_since or time.monotonic()
+            if time.monotonic() - down_since >= self.settings.give_up:
+                self.notify(f"no node in service for {self.settings.give_up:.0f} s: giving up on the rest")
+                for job in self.queue.close():
+                    self._final(job, None, None, f"no node in service for {self.settings.give_up:.0f} s")
+                self.queue.wait_finished(self.settings.timeout + self.settings.connect_timeout + 1)
+                return
+
+    def _work(self, node: Node) -> None:
+        queue = self.queue
+        while not queue.finished and not queue.closed:
+            if not node.wait_available(0.2):
+                continue
+            job = queue.take(node.address, self.live_nodes, timeout=0.2)
+            if job is None:
+                continue
+            if not node.available:  # taken out while this slot waited: hand the job back untouched
+                if not queue.retry(job, 0.0):
+                    self._final(job, None, None, "stopped before it was sent")
+                continue
+            self._attempt(node, job)
+
+    def _attempt(self, node: Node, job: Job) -> None:
+        job.attempts += 1
+        job.tried.append(node.address)
+        try:
+            body, headers, image_bytes = build_request(job.image, self.settings)
+        except OSError as exc:  # the client cannot read its own file: no node can help
+            self._final(job, node, None, f"cannot read {job.image.rel}: {exc.strerror or exc}")
+            return
+        attempt = post_detect(
+            node.session, node.url, body, headers, image_bytes,
+            timeout=(self.settings.connect_timeout, self.settings.timeout),
+            link=self.link,
+        )
+        if not attempt.retryable:
+            node.succeeded()  # 200 or 4xx: the node is fine, the answer is final
+            self._final(job, node, attempt)
+            return
+        node.failed(attempt.error or f"HTTP {attempt.status}")
+        job.avoid.add(node.address)
+        if job.attempts > self.settings.retries:
+            self._final(job, node, attempt, f"gave up after {job.attempts} attempts; last: {attempt.error}")
+            return
+        # Another node that has not failed this image can take it at once; the backoff is for
+        # going back to nodes that already failed it (all of them down, or a flaky network).
+        fresh = self.live_nodes() - job.avoid
+        delay = 0.0 if fresh else min(self.settings.backoff * 2 ** (job.attempts - 1), self.settings.backoff_max)
+        if not self.queue.retry(job, delay):
+            self._final(job, node, attempt)
+
+    def _final(self, job: Job, node: Node | None, attempt: Attempt | None, error: str | None = None) -> None:
+        self.emit(remote_record(job, node, attempt, error))
+        self.queue.done()

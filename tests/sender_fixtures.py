@@ -1,0 +1,101 @@
+"""Helpers for the sender, report and find_corrupt tests: image folders, node clusters, running the scripts."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tests.servers import REPO, Node
+
+SENDER = REPO / "scripts" / "sender.py"
+REPORT = REPO / "scripts" / "report.py"
+FIND_CORRUPT = REPO / "scripts" / "find_corrupt.py"
+
+
+def make_images(folder: Path, count: int, size: tuple[int, int] = (64, 48), seed: int = 0) -> list[str]:
+    """`count` distinct small JPEGs in two subfolders (some with upper-case extensions); their relative paths."""
+    rng = np.random.default_rng(seed)
+    names = []
+    for i in range(count):
+        rel = f"{'ab'[i % 2]}/img-{i:04d}.{'JPG' if i % 5 == 0 else 'jpg'}"
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        Image.new("RGB", size, colour).save(path, quality=90)
+        names.append(rel)
+    return sorted(names)
+
+
+def noise_jpeg(path: Path, size: tuple[int, int] = (320, 240), seed: int = 1) -> int:
+    """A JPEG of random pixels (hard to compress: tens of kB); returns its size in bytes."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path, quality=95)
+    return path.stat().st_size
+
+
+def start_nodes(count: int, model_dir: Path, images_root: Path, work: Path, extra_env: dict | None = None) -> list[Node]:
+    """`count` real gunicorn nodes on one images root, started in parallel; each has its own OUTPUT_DIR."""
+    work.mkdir(parents=True, exist_ok=True)
+    nodes = []
+    for i in range(count):
+        out = work / f"node{i}-output"
+        env = {"MODEL_HANDLE": str(model_dir), "IMAGES_DIR": str(images_root), "OUTPUT_DIR": str(out),
+               "THREADS": "2", **(extra_env or {})}
+        node = Node(env, work / f"node{i}.log").start()
+        node.output_dir = out
+        nodes.append(node)
+    try:
+        for node in nodes:
+            node.wait_ready(180)
+    except Exception:
+        for node in nodes:
+            node.stop()
+        raise
+    return nodes
+
+
+def address(node: Node) -> str:
+    """`127.0.0.1:PORT`, the form the seed's command line uses."""
+    return f"127.0.0.1:{node.port}"
+
+
+def run_script(script: Path, args: list[str], cwd: Path, timeout: float = 120, env: dict | None = None
+               ) -> subprocess.CompletedProcess:
+    """Run one of the scripts as a user would: `python scripts/X.py ...`."""
+    return subprocess.run([sys.executable, str(script), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def start_sender(args: list[str], cwd: Path, stderr_path: Path) -> subprocess.Popen:
+    """The sender as a background process (so a test can kill it or a node under it)."""
+    with open(stderr_path, "wb") as err:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, str(SENDER), *args, "--no-progress"], cwd=cwd,
+                                stdout=subprocess.DEVNULL, stderr=err)
+
+
+def read_log(path: Path) -> list[dict]:
+    """Every complete record of a log (a torn last line is left out)."""
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            pass
+    return records
+
+
+def wait_for_records(path: Path, condition, timeout: float = 60.0) -> list[dict]:
+    """Poll the log until `condition(records)` holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = read_log(path) if path.exists() else []
+        if condition(records):
+            return records
+        time.sleep(0.02)
+    raise AssertionError(f"log {path} never reached the expected state")
