@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import stat
-from pathlib import Path
 
 import pytest
 import requests
@@ -20,6 +18,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from tests import images as test_images
+from tests.fs_snapshot import snapshot
 from tests.servers import start_node
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))  # raise it for a longer hunt: FUZZ_EXAMPLES=5000
@@ -67,22 +66,6 @@ def fuzz_env(tiny_model_dirs, tmp_path_factory):
     node.stop()
 
 
-def tree(folder: Path, skip: set[Path]) -> dict[bytes, tuple]:
-    """Every entry under `folder` (links not followed), except the `skip` trees: path -> (type, size, mtime)."""
-    found = {}
-    skip_b = {os.fsencode(p) for p in skip}
-    for dirpath, dirnames, filenames in os.walk(os.fsencode(folder)):
-        dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in skip_b]
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            if path in skip_b:
-                continue
-            try:
-                info = os.lstat(path)
-            except FileNotFoundError:
-                continue
-            found[path] = (stat.S_IFMT(info.st_mode), info.st_size, info.st_mtime_ns)
-    return found
 
 
 # --- strategies --------------------------------------------------------------------------------
@@ -168,8 +151,8 @@ def detect_requests(draw) -> dict:
 def test_fuzz_detect_never_5xx_never_outside_the_output_root(fuzz_env, record_property):
     node, base, root, out = fuzz_env
     tmp_parent = base.parent  # pytest's session temp folder: every other test's files live here too
-    images_before = tree(root, set())
-    parent_before = set(tree(tmp_parent, {out}))
+    images_before = snapshot(root, set())
+    parent_before = set(snapshot(tmp_parent, {out}))
     statuses: dict[int, int] = {}
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None, print_blob=True,
@@ -187,7 +170,7 @@ def test_fuzz_detect_never_5xx_never_outside_the_output_root(fuzz_env, record_pr
                     assert os.path.commonpath([out, os.path.realpath(body[key])]) == str(out), body[key]
         else:
             assert r.status_code >= 400 and set(body["error"]) == {"code", "message"}
-        assert tree(root, set()) == images_before
+        assert snapshot(root, set()) == images_before
         assert node.get("/api/ready").status_code == 200
 
     run()
@@ -195,9 +178,9 @@ def test_fuzz_detect_never_5xx_never_outside_the_output_root(fuzz_env, record_pr
     print(f"fuzz: {examples} examples, statuses {dict(sorted(statuses.items()))}")
     record_property("fuzz_examples", examples)
     record_property("fuzz_statuses", dict(sorted(statuses.items())))
-    new_outside = sorted(set(tree(tmp_parent, {out})) - parent_before)
+    new_outside = sorted(set(snapshot(tmp_parent, {out})) - parent_before)
     assert not new_outside, new_outside[:10]
-    assert tree(root, set()) == images_before
+    assert snapshot(root, set()) == images_before
     assert node.get("/api/ready").status_code == 200
     assert examples >= EXAMPLES
     assert statuses.get(200, 0) > 0 and sum(n for s, n in statuses.items() if 400 <= s < 500) > 0

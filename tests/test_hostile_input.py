@@ -27,6 +27,7 @@ import requests
 from PIL import Image
 
 from tests.images import gif_bomb, jpeg_bomb, jpeg_bytes, png_bomb, solid
+from tests.fs_snapshot import snapshot
 from tests.servers import Node, start_node
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -205,19 +206,6 @@ def hostile(tiny_model_dirs, tmp_path_factory) -> Iterator[Hostile]:
     node.stop()
 
 
-def snapshot(base: Path, skip: tuple[Path, ...]) -> dict[bytes, tuple]:
-    """Every entry under `base` (links not followed) except `skip`: path -> (type, size, mtime)."""
-    found = {}
-    skip_b = {os.fsencode(p) for p in skip}
-    for dirpath, dirnames, filenames in os.walk(os.fsencode(base)):
-        dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in skip_b]
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            if path in skip_b:
-                continue
-            info = os.lstat(path)
-            found[path] = (stat.S_IFMT(info.st_mode), info.st_size, info.st_mtime_ns)
-    return found
 
 
 def assert_still_serving(node: Node) -> None:
