@@ -31,16 +31,23 @@ RUN python -m venv /opt/venv \
  && pip install --no-cache-dir -r "${REQUIREMENTS}"
 
 # What the model fetch needs, before the rest of the code, so code edits keep a baked model's layer.
+# (`python -m` from /app finds the packages here; the project itself is installed below.)
 COPY detector/ detector/
-COPY scripts/fetch_model.py scripts/
+COPY scripts/__init__.py scripts/fetch_model.py scripts/
 ARG BAKE_MODEL=""
-RUN if [ -n "${BAKE_MODEL}" ]; then python scripts/fetch_model.py "${BAKE_MODEL}" --dest /app/model; fi
-# Empty (no baked model) means app/config.py's default handle.
+RUN if [ -n "${BAKE_MODEL}" ]; then python -m scripts.fetch_model "${BAKE_MODEL}" --dest /app/model; fi
+# Empty (no baked model) means the default handle (detector/handles.py).
 ENV MODEL_HANDLE=${BAKE_MODEL:+/app/model}
 
-COPY gunicorn.conf.py ./
+COPY pyproject.toml gunicorn.conf.py ./
 COPY app/ app/
+COPY client/ client/
+COPY measure/ measure/
+COPY reporting/ reporting/
 COPY scripts/ scripts/
+# The project's packages into the venv, so `python scripts/sender.py ...` works from any folder.
+RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
+ && rm -rf build ./*.egg-info
 
 RUN mkdir -p /app/images /app/output /app/cache/tfhub \
  && chown 10001:10001 /app/output /app/cache/tfhub

@@ -1,5 +1,6 @@
-# Two entry points: `make serve` starts a node, `make test` runs the tests.
-# Both create the virtualenv ($(VENV)) from the pinned requirements on first use.
+# Entry points: `make serve` starts a node, `make test` runs the tests, `make lint` runs ruff and mypy.
+# Each creates the virtualenv ($(VENV)) from the pinned requirements on first use, with this project
+# installed in it (editable), so `python scripts/NAME.py` and `python -m scripts.NAME` work from anywhere.
 VENV ?= .venv
 PYTHON ?= python3
 PORT ?= 5000
@@ -8,12 +9,13 @@ OUTPUT_DIR ?= $(CURDIR)/output
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test install clean
+.PHONY: serve test lint install clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,5 +27,10 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
 clean:
-	rm -rf $(VENV) output .pytest_cache
+	rm -rf $(VENV) output .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,7 @@ Every value comes from app.config.Settings (environment variables). The master n
 TensorFlow: preload is off, so each worker builds the app and loads its own model after the fork
 (TF state created before a fork hangs the workers).
 """
+
 import glob
 import os
 import tempfile

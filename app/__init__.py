@@ -4,11 +4,13 @@ The gunicorn master imports app.config (and so this package) before it forks: ev
 heavier is imported inside create_app, which runs in each worker. That keeps TensorFlow out of
 the master and lets prometheus-client see PROMETHEUS_MULTIPROC_DIR, which it reads at import.
 """
+
 from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING
+from dataclasses import fields, replace
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -16,7 +18,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def create_app(test_config: dict | None = None) -> "Flask":
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment (or `test_config`) and start loading this process's model.
 
     `test_config` may hold any Flask config key, plus DETECTOR (a ready Detector: nothing is
@@ -31,27 +33,25 @@ def create_app(test_config: dict | None = None) -> "Flask":
     from app.metrics import Metrics
     from app.model_service import ModelService, exit_worker
     from app.observability import register_observability
-    from detector import DetectorOptions
 
     app = Flask(__name__)
-    app.config.from_mapping(Settings.from_env().flask_config())
+    settings = Settings.from_env()
+    if test_config:  # settings given by a test override the environment's, for the detector options too
+        known = {f.name for f in fields(Settings)}
+        settings = replace(settings, **{k.lower(): v for k, v in test_config.items() if k.lower() in known})
+    app.config.from_mapping(settings.flask_config())
     app.config["EXIT_ON_LOAD_FAILURE"] = True
     if test_config:
         app.config.update(test_config)
     # Werkzeug refuses larger bodies with 413 before reading them.
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
-    app.json.sort_keys = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting; Flask types it as the base
 
     os.makedirs(app.config["OUTPUT_DIR"], exist_ok=True)
     if not os.path.isdir(app.config["IMAGES_DIR"]):
         log.warning("IMAGES_DIR %s does not exist: path requests will answer 404", app.config["IMAGES_DIR"])
 
-    options = DetectorOptions(
-        min_score=app.config["MIN_SCORE"],
-        max_boxes=app.config["MAX_BOXES"],
-        max_image_side=app.config["MAX_IMAGE_SIDE"],
-        max_image_pixels=app.config["MAX_IMAGE_PIXELS"],
-    )
+    options = settings.detector_options()
     service = ModelService(options, app.config["MODEL_HANDLE"], detector=app.config.get("DETECTOR"))
     app.extensions["model_service"] = service
     metrics = Metrics()

@@ -1,4 +1,5 @@
 """HTTP endpoints: /api/detect, /api/health, /api/ready, /api/info, /api/openapi.json, /metrics."""
+
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from app.errors import ApiError, error_response
 from app.inputs import output_target, parse_detect_request, read_image_file, resolve_image_path, upload_relative_name
 from app.metrics import Metrics
-from app.model_service import ModelNotReady, ModelService
+from app.model_service import ModelNotReadyError, ModelService
 from app.observability import request_id
 from app.openapi import openapi_spec
 from detector import ImageDecodeError, ImageTooLargeError, StageTimer
@@ -41,7 +42,7 @@ def detect() -> Response:
         service.wait(current_app.config["READY_WAIT_SECONDS"])
     try:
         detector = service.detector()
-    except ModelNotReady:
+    except ModelNotReadyError:
         return error_response(503, _not_ready_message(service))
     cfg = current_app.config
     timer = StageTimer()  # path mode: reading the file counts as decode; uploads start after receipt
@@ -52,13 +53,11 @@ def detect() -> Response:
         input_name = parsed.input_path
     else:
         relative = upload_relative_name(parsed.upload_name)
-        source = parsed.upload
+        source = parsed.upload or b""  # parse_detect_request sets one of input_path and upload
         input_name = parsed.upload_name
     target = output_target(cfg["OUTPUT_DIR"], relative, parsed.save_image)
     try:
-        record, body = detector.process(
-            source, target, input_name, relative, timer=timer, extra={"request_id": request_id()}
-        )
+        record, body = detector.process(source, target, input_name, relative, timer=timer, request_id=request_id())
     except ImageTooLargeError as exc:
         raise ApiError(422, str(exc), "image_too_large") from None
     except ImageDecodeError as exc:
@@ -66,8 +65,12 @@ def detect() -> Response:
     metrics: Metrics = current_app.extensions["metrics"]
     metrics.observe_stages(record["timings"])
     metrics.images.labels("path" if parsed.input_path is not None else "upload").inc()
-    g.log_fields = {"file": relative, "objects": record["objects_found"], "timings": record["timings"],
-                    "image_saved": parsed.save_image}
+    g.log_fields = {
+        "file": relative,
+        "objects": record["objects_found"],
+        "timings": record["timings"],
+        "image_saved": parsed.save_image,
+    }
     return Response(body, status=200, mimetype="application/json")
 
 
@@ -99,18 +102,31 @@ def info() -> Response:
     """Model, versions and limits of this node."""
     service = _service()
     cfg = current_app.config
-    model = {"handle": service.handle, "state": service.state, "family": None, "signature": None,
-             "label_count": None, "load_seconds": service.load_seconds, "warmup_seconds": service.warmup_seconds}
+    model = {
+        "handle": service.handle,
+        "state": service.state,
+        "family": None,
+        "signature": None,
+        "label_count": None,
+        "load_seconds": service.load_seconds,
+        "warmup_seconds": service.warmup_seconds,
+    }
     if service.ready:
         loaded = service.detector().model
-        model.update(family=loaded.family, signature=getattr(loaded, "signature_name", None),
-                     label_count=getattr(loaded, "label_count", None))
+        model.update(
+            family=loaded.family,
+            signature=getattr(loaded, "signature_name", None),
+            label_count=getattr(loaded, "label_count", None),
+        )
     return jsonify(
         node=socket.gethostname(),
         model=model,
         versions={
             "python": platform.python_version(),
-            **{name: _version(name) for name in ("tensorflow", "tensorflow-hub", "pillow", "flask", "gunicorn", "numpy")},
+            **{
+                name: _version(name)
+                for name in ("tensorflow", "tensorflow-hub", "pillow", "flask", "gunicorn", "numpy")
+            },
         },
         limits={
             "max_upload_mb": cfg["MAX_UPLOAD_MB"],

@@ -1,4 +1,5 @@
 """Optional shared API key: when API_KEY is set, every endpoint but /api/health requires it."""
+
 from __future__ import annotations
 
 import hmac

@@ -1,4 +1,5 @@
 """One JSON error shape for every failure: {"error": {"code": ..., "message": ...}}."""
+
 from __future__ import annotations
 
 import logging

@@ -1,11 +1,12 @@
 """Turning a request into a safe image source and output target (all validation lives here)."""
+
 from __future__ import annotations
 
 import os
 import stat
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Request
@@ -13,7 +14,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
 from app.errors import ApiError
-from detector import OutputTarget, annotated_name
+from detector import OutputNameError, OutputTarget
+from detector import output_target as detector_output_target
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
@@ -62,7 +64,7 @@ def _collect_params(request: Request) -> dict[str, object]:
         except RecursionError:  # deeply nested JSON
             body = None
         if not isinstance(body, dict):
-            raise ApiError(400, "the JSON body must be an object such as {\"input\": \"a.jpg\", \"output\": true}")
+            raise ApiError(400, 'the JSON body must be an object such as {"input": "a.jpg", "output": true}')
         for name, value in body.items():
             if name in params:
                 raise ApiError(400, f"parameter {name!r} given more than once")
@@ -165,25 +167,15 @@ def read_image_file(path: Path, raw: str, limit: int) -> bytes:
 
 
 def output_target(output_root: str, relative: str, save_image: bool) -> OutputTarget:
-    """Mirror the input's path under the output root: `a/x.jpg` -> `a/x.jpg` (image) and `a/x.jpg.json`."""
-    dest = Path(output_root) / relative
-    json_name = dest.name + ".json"
-    if len(os.fsencode(json_name)) > _name_max(output_root):
-        # Checked before any work, so no annotated image is left without its JSON.
-        raise ApiError(400, f"file name too long for its result name {json_name[:40]!r}...")
-    image = dest.with_name(annotated_name(dest.name)) if save_image else None
-    return OutputTarget(json=dest.with_name(json_name), image=image)
-
-
-def _name_max(folder: str) -> int:
+    """detector.output_target, with a name too long for its result JSON answered as a 400."""
     try:
-        return os.pathconf(folder, "PC_NAME_MAX")
-    except (OSError, ValueError):
-        return 255
+        return detector_output_target(output_root, relative, save_image)
+    except OutputNameError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 def upload_relative_name(filename: str) -> str:
     """`uploads/<UTC time>-<random>-<sanitised name>`: unique, and never a path the client chose."""
     safe = secure_filename(filename)[-100:] or "upload"
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return f"uploads/{stamp}-{uuid.uuid4().hex[:8]}-{safe}"

@@ -4,12 +4,21 @@ Under gunicorn, gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR before any worker
 worker then writes its samples to files there and /metrics merges them. Without it (a plain
 Flask process, tests) the app's own registry is exposed directly.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 # Inference ranges from ~50 ms (small models) to tens of seconds (Faster R-CNN on a slow CPU).
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -22,36 +31,55 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
-            "detector_http_requests", "HTTP requests by endpoint and status", ["endpoint", "method", "status"],
+            "detector_http_requests",
+            "HTTP requests by endpoint and status",
+            ["endpoint", "method", "status"],
             registry=r,
         )
         self.latency = Histogram(
-            "detector_http_request_seconds", "Request latency seen by the server", ["endpoint"],
-            buckets=STAGE_BUCKETS, registry=r,
+            "detector_http_request_seconds",
+            "Request latency seen by the server",
+            ["endpoint"],
+            buckets=STAGE_BUCKETS,
+            registry=r,
         )
         self.stages = Histogram(
-            "detector_stage_seconds", "Time per detection stage", ["stage"], buckets=STAGE_BUCKETS, registry=r,
+            "detector_stage_seconds",
+            "Time per detection stage",
+            ["stage"],
+            buckets=STAGE_BUCKETS,
+            registry=r,
         )
         self.images = Counter("detector_images_processed", "Images detected successfully", ["mode"], registry=r)
         self.in_flight = Gauge(
-            "detector_in_flight_requests", "Requests being handled now", registry=r, multiprocess_mode="livesum",
+            "detector_in_flight_requests",
+            "Requests being handled now",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.model_load = Gauge(
-            "detector_model_load_seconds", "Seconds the model took to load, per worker", registry=r,
+            "detector_model_load_seconds",
+            "Seconds the model took to load, per worker",
+            registry=r,
             multiprocess_mode="liveall",
         )
         self.model_warmup = Gauge(
-            "detector_model_warmup_seconds", "Seconds of the warm-up inference, per worker", registry=r,
+            "detector_model_warmup_seconds",
+            "Seconds of the warm-up inference, per worker",
+            registry=r,
             multiprocess_mode="liveall",
         )
         self.model_ready = Gauge(
-            "detector_model_ready", "Workers whose model is loaded and warm", registry=r, multiprocess_mode="livesum",
+            "detector_model_ready",
+            "Workers whose model is loaded and warm",
+            registry=r,
+            multiprocess_mode="livesum",
         )
 
-    def observe_stages(self, timings: dict[str, float]) -> None:
+    def observe_stages(self, timings: Mapping[str, object]) -> None:
         """Record one detection's stage timings (stages that did not run are skipped)."""
         for stage, seconds in timings.items():
-            if seconds > 0 or stage in ("decode", "inference", "total"):
+            if isinstance(seconds, int | float) and (seconds > 0 or stage in ("decode", "inference", "total")):
                 self.stages.labels(stage).observe(seconds)
 
     def exposition(self) -> tuple[bytes, str]:

@@ -1,13 +1,14 @@
 """This process's detector: loaded once in the background, ready after one warm-up inference."""
+
 from __future__ import annotations
 
 import logging
 import os
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
-from detector import Detector, DetectorOptions, ModelLoadError, configure_threads, load_model
+from detector import Detector, DetectorOptions, ModelLoadError, load_ready_model
 
 log = logging.getLogger(__name__)
 
@@ -15,12 +16,12 @@ log = logging.getLogger(__name__)
 WORKER_BOOT_ERROR = 3
 
 
-class ModelNotReady(RuntimeError):
+class ModelNotReadyError(RuntimeError):
     """The model is still loading, or failed to load."""
 
 
 class ModelService:
-    """Owns the process's Detector; views ask it for the detector and get ModelNotReady until it is warm."""
+    """Owns the process's Detector; views ask it for the detector and get ModelNotReadyError until it is warm."""
 
     def __init__(self, options: DetectorOptions, handle: str, detector: Detector | None = None):
         self.options = options
@@ -42,9 +43,9 @@ class ModelService:
         return self._ready.is_set()
 
     def detector(self) -> Detector:
-        """The loaded detector, or ModelNotReady."""
-        if not self._ready.is_set():
-            raise ModelNotReady(self.state)
+        """The loaded detector, or ModelNotReadyError."""
+        if not self._ready.is_set() or self._detector is None:
+            raise ModelNotReadyError(self.state)
         return self._detector
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -57,7 +58,7 @@ class ModelService:
         intra_op: int = 0,
         inter_op: int = 0,
         on_failure: Callable[[str], None] | None = None,
-        on_ready: Callable[["ModelService"], None] | None = None,
+        on_ready: Callable[[ModelService], None] | None = None,
     ) -> None:
         """Load in a background thread so health checks answer while a large model downloads."""
         if self.state != "idle":
@@ -75,19 +76,18 @@ class ModelService:
         intra_op: int,
         inter_op: int,
         on_failure: Callable[[str], None] | None,
-        on_ready: Callable[["ModelService"], None] | None,
+        on_ready: Callable[[ModelService], None] | None,
     ) -> None:
         try:
-            configure_threads(intra_op, inter_op)
             log.info("loading model %s", self.handle)
-            model = load_model(self.handle)
+            model = load_ready_model(self.handle, intra_op, inter_op)
             self.load_seconds = model.load_seconds
-            self.warmup_seconds = model.warm_up()
-            self._detector = Detector(model, self.options)
+            self.warmup_seconds = model.warmup_seconds
+            detector = self._detector = Detector(model, self.options)
         except ModelLoadError as exc:
             self._fail(str(exc), on_failure)
             return
-        except Exception as exc:  # noqa: BLE001 - a broken model must not leave a silent zombie worker
+        except Exception as exc:  # a broken model must not leave a silent zombie worker
             log.exception("model %s failed during load or warm-up", self.handle)
             self._fail(f"Model {self.handle!r} failed during load or warm-up: {exc}", on_failure)
             return
@@ -98,7 +98,10 @@ class ModelService:
             on_ready(self)
         log.info(
             "model ready: %s (family %s, load %.2fs, warm-up %.2fs)",
-            self.handle, self._detector.model.family, self.load_seconds, self.warmup_seconds,
+            self.handle,
+            detector.model.family,
+            self.load_seconds,
+            self.warmup_seconds,
         )
 
     def _fail(self, message: str, on_failure: Callable[[str], None] | None) -> None:

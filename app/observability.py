@@ -1,4 +1,5 @@
 """Per-request id, structured request logs and request metrics."""
+
 from __future__ import annotations
 
 import json
@@ -44,18 +45,23 @@ def register_observability(app: Flask, metrics: Metrics) -> None:
         endpoint = _endpoint_label()
         metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
         metrics.latency.labels(endpoint).observe(seconds)
-        access_log.info(json.dumps({
-            "event": "request",
-            "request_id": request_id(),
-            "method": request.method,
-            "path": request.path[:200],
-            "status": response.status_code,
-            "seconds": round(seconds, 6),
-            "remote": request.remote_addr,
-            "bytes_in": request.content_length or 0,
-            "bytes_out": response.calculate_content_length() or 0,
-            **g.get("log_fields", {}),
-        }, ensure_ascii=False))
+        access_log.info(
+            json.dumps(
+                {
+                    "event": "request",
+                    "request_id": request_id(),
+                    "method": request.method,
+                    "path": request.path[:200],
+                    "status": response.status_code,
+                    "seconds": round(seconds, 6),
+                    "remote": request.remote_addr,
+                    "bytes_in": request.content_length or 0,
+                    "bytes_out": response.calculate_content_length() or 0,
+                    **g.get("log_fields", {}),
+                },
+                ensure_ascii=False,
+            )
+        )
         return response
 
     @app.teardown_request

@@ -9,11 +9,12 @@
     does, gives slightly different pixels, and this detector's post-processing time depends on them.)
     It gives the model the whole image, however large: what a user writes without the service.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -1,16 +1,16 @@
-"""HTTP clients for the benchmark: one request at a time, or K in flight from a shared list."""
+"""The benchmark's way of sending: one request at a time, or K in flight from a shared list, through
+the project's one HTTP client (client.http.DetectClient)."""
+
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass
 
-import requests
-from requests.adapters import HTTPAdapter
-
 from bench.corpus import Placed
+from client.http import DetectClient
 
-TIMEOUT = (5.0, 300.0)  # connect, read: a heavy model under load can take a while
+READ_TIMEOUT = 300.0  # a heavy model under load can take a while
 
 
 @dataclass
@@ -25,29 +25,21 @@ class Client:
     """Keep-alive requests to one node, path or upload mode, like the sender sends them."""
 
     def __init__(self, base_url: str, slots: int = 1):
-        self.url = base_url + "/api/detect"
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, slots), max_retries=0)
-        self.session.mount("http://", adapter)
+        self.client = DetectClient(base_url, pool_size=slots, read_timeout=READ_TIMEOUT)
 
     def close(self) -> None:
         """Close the connections."""
-        self.session.close()
+        self.client.close()
 
     def detect(self, item: Placed, mode: str, output: bool) -> Answer:
         """Send one image in `mode` ("path" or "upload"); raise if the answer is not a result."""
-        flag = "1" if output else "0"
-        t0 = time.perf_counter()
         if mode == "path":
-            response = self.session.post(self.url, data={"input": item.rel, "output": flag}, timeout=TIMEOUT)
+            attempt = self.client.detect_path(item.rel, output)
         else:
-            files = {"image": (item.path.name, item.data, "image/jpeg")}
-            response = self.session.post(self.url, data={"output": flag}, files=files, timeout=TIMEOUT)
-        body = response.content
-        elapsed = time.perf_counter() - t0
-        if response.status_code != 200:
-            raise RuntimeError(f"{item.rel}: HTTP {response.status_code}: {body[:300]!r}")
-        return Answer(elapsed, response.json()["timings"])
+            attempt = self.client.detect_upload(item.data, item.path.name, output)
+        if attempt.timings is None:
+            raise RuntimeError(f"{item.rel}: {attempt.error}")
+        return Answer(attempt.round_trip, attempt.timings)
 
     def sequential(self, items: list[Placed], mode: str, output: bool) -> list[Answer]:
         """One request after another."""

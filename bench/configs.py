@@ -6,6 +6,7 @@ burst opens fresh keep-alive connections, as a new sender run does: which gunico
 connection is up to the workers' race for it, and that choice then holds for the connection's life,
 so for WORKERS > 1 the node log is read to count how many workers served each burst.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,7 +17,7 @@ from bench.client import Client
 from bench.corpus import ImagesRoot, Photo
 from bench.nodes import BenchNode, NodeSet
 from bench.report import Figure, Section, table
-from bench.stats import median, ratio_text
+from measure.stats import median, ratio_text
 
 PAUSE = 0.1
 
@@ -47,8 +48,12 @@ class Config:
 
     def env(self) -> dict[str, str]:
         """Its environment variables."""
-        return {"WORKERS": str(self.workers), "THREADS": str(self.threads),
-                "TF_INTRA_OP_THREADS": str(self.intra), "TF_INTER_OP_THREADS": str(self.inter)}
+        return {
+            "WORKERS": str(self.workers),
+            "THREADS": str(self.threads),
+            "TF_INTRA_OP_THREADS": str(self.intra),
+            "TF_INTER_OP_THREADS": str(self.inter),
+        }
 
 
 DEFAULT = Config(1, 2)  # app/config.py today
@@ -70,8 +75,15 @@ def start(nodes: NodeSet, base_env: dict[str, str], configs: list[Config], tag: 
     return {c: nodes.start(f"{tag}-cfg{i}", {**base_env, **c.env()}) for i, c in enumerate(configs)}
 
 
-def measure(nodes: NodeSet, by_config: dict[Config, BenchNode], root: ImagesRoot, photos: list[Photo], tag: str,
-            rounds: int, per_slot: int) -> ConfigResult:
+def measure(
+    nodes: NodeSet,
+    by_config: dict[Config, BenchNode],
+    root: ImagesRoot,
+    photos: list[Photo],
+    tag: str,
+    rounds: int,
+    per_slot: int,
+) -> ConfigResult:
     """Wait for the nodes, then interleave bursts of `per_slot` × in_flight requests; stop the nodes."""
     result = ConfigResult()
     configs = list(by_config)
@@ -85,7 +97,7 @@ def measure(nodes: NodeSet, by_config: dict[Config, BenchNode], root: ImagesRoot
             _burst(node, c, warm * c.in_flight)
             result.memory[c] = node.memory()
         for r in range(rounds):
-            order = configs[r % len(configs):] + configs[:r % len(configs)]
+            order = configs[r % len(configs) :] + configs[: r % len(configs)]
             for c in order:
                 count = per_slot * c.in_flight
                 items = [photos[i % len(photos)] for i in range(count)]
@@ -147,31 +159,44 @@ def report(section: Section, result: ConfigResult, model_key: str, model_label: 
     base = next((c for c in configs if c.in_flight == 1), configs[0])
     rows = []
     for c in configs:
-        rel = [t / b for t, b in zip(result.throughput[c], result.throughput[base])]
+        rel = [t / b for t, b in zip(result.throughput[c], result.throughput[base], strict=True)]
         mem = result.memory_end.get(c) or result.memory[c]
-        rows.append([
-            f"`{c.name}`" + (" (default)" if c == DEFAULT else ""), c.in_flight,
-            f"{median(result.throughput[c]):.2f}", ratio_text(rel),
-            f"{median(result.latency[c]) * 1000:.0f}", f"{mem['total_rss']:.0f}",
-        ])
+        rows.append(
+            [
+                f"`{c.name}`" + (" (default)" if c == DEFAULT else ""),
+                c.in_flight,
+                f"{median(result.throughput[c]):.2f}",
+                ratio_text(rel),
+                f"{median(result.latency[c]) * 1000:.0f}",
+                f"{mem['total_rss']:.0f}",
+            ]
+        )
     rounds = len(result.throughput[base])
-    section.text(f"**{model_label}** on {cores} cores ({rounds} interleaved rounds; path mode, output=0; "
-                 "fresh connections for every burst):")
-    section.text(table(
-        ["configuration", "in flight", "images/s", f"vs `{base.name}`", "latency (median ms)", "node RSS (MiB)"],
-        rows,
-    ))
+    section.text(
+        f"**{model_label}** on {cores} cores ({rounds} interleaved rounds; path mode, output=0; "
+        "fresh connections for every burst):"
+    )
+    section.text(
+        table(
+            ["configuration", "in flight", "images/s", f"vs `{base.name}`", "latency (median ms)", "node RSS (MiB)"],
+            rows,
+        )
+    )
     spread = [
         f"`{c.name}`: {sum(1 for n in used if n == 1)} of {len(used)} bursts were served by one worker alone"
-        for c, used in result.workers_used.items() if used and all(n >= 1 for n in used)
+        for c, used in result.workers_used.items()
+        if used and all(n >= 1 for n in used)
     ]
     if spread:
         section.text("Which workers served the bursts (from the node log): " + "; ".join(spread) + ".")
     best = max(configs, key=lambda c: median(result.throughput[c]))
     if DEFAULT in result.throughput:
-        rel = [t / d for t, d in zip(result.throughput[best], result.throughput[DEFAULT])]
-        section.add(Figure(
-            key=f"configs.{model_key}.best_vs_default",
-            name=f"{model_label}: best configuration (`{best.name}`) vs the default, throughput",
-            value=median(rel), detail=ratio_text(rel),
-        ))
+        rel = [t / d for t, d in zip(result.throughput[best], result.throughput[DEFAULT], strict=True)]
+        section.add(
+            Figure(
+                key=f"configs.{model_key}.best_vs_default",
+                name=f"{model_label}: best configuration (`{best.name}`) vs the default, throughput",
+                value=median(rel),
+                detail=ratio_text(rel),
+            )
+        )

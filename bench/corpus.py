@@ -1,4 +1,5 @@
 """The images: the shared photos (or generated stand-ins), fresh copies per round, big and tiny JPEGs."""
+
 from __future__ import annotations
 
 import io

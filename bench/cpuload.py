@@ -3,10 +3,12 @@
 The benchmark shares its machine; this separates our CPU time (this process, its children and the
 nodes it runs) from everything else (/proc/stat), so RESULTS.md can say how noisy each phase was.
 """
+
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +30,7 @@ def _process_cpu(pid: int) -> float:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return 0.0
-    parts = raw[raw.rindex(")") + 2:].split()
+    parts = raw[raw.rindex(")") + 2 :].split()
     return sum(int(v) for v in parts[11:15]) / _TICK
 
 
@@ -46,7 +48,7 @@ class Phase:
 class CpuMeter:
     """Call `mark(name)` at each phase boundary; `live_pids` returns the PIDs of our running nodes."""
 
-    live_pids: callable
+    live_pids: Callable[[], list[int]]
     phases: list[Phase] = field(default_factory=list)
     _last: tuple | None = None
 

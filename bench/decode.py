@@ -1,4 +1,5 @@
 """4. Decode: a big JPEG decoded and downscaled for the model (draft mode) vs a naive full decode + resize."""
+
 from __future__ import annotations
 
 import io
@@ -8,8 +9,8 @@ import numpy as np
 from PIL import Image
 
 from bench.report import Figure, Section, table
-from bench.stats import median, ratio_text
 from detector import decode_image
+from measure.stats import median, ratio_text
 
 CONDITIONS = ("ours", "naive", "literal", "ours_full", "draft_only", "full_only", "quarter")
 LABELS = {
@@ -65,12 +66,12 @@ def measure(data: bytes, rounds: int, max_side: int) -> tuple[dict[str, list[flo
         "full_only": lambda: _decode_only(data, None),
         "quarter": lambda: decode_image(data, max_side=max(full) // 4).array,
     }
-    shapes = {name: np.shape(fn()) for name, fn in fns.items()}  # also warms every code path
+    shapes = {name: np.asarray(fn()).shape for name, fn in fns.items()}  # also warms every code path
     if len({shapes[c] for c in ("ours", "naive", "literal", "ours_full")}) != 1:
         raise RuntimeError(f"the decoders disagree on the model size: {shapes}")
     times: dict[str, list[float]] = {c: [] for c in CONDITIONS}
     for r in range(rounds):
-        for cond in CONDITIONS[r % len(CONDITIONS):] + CONDITIONS[:r % len(CONDITIONS)]:
+        for cond in CONDITIONS[r % len(CONDITIONS) :] + CONDITIONS[: r % len(CONDITIONS)]:
             t0 = time.perf_counter()
             fns[cond]()
             times[cond].append(time.perf_counter() - t0)
@@ -80,19 +81,30 @@ def measure(data: bytes, rounds: int, max_side: int) -> tuple[dict[str, list[flo
 
 def report(section: Section, times: dict[str, list[float]], facts: dict) -> None:
     """The figure with its target, the informative ratios and the table."""
+
     def ratios(a: str, b: str) -> list[float]:
-        return [x / y for x, y in zip(times[a], times[b])]
+        return [x / y for x, y in zip(times[a], times[b], strict=True)]
 
     main = ratios("ours", "naive")
-    section.add(Figure(
-        key="decode.draft_vs_naive",
-        name=f"{facts['full'][0]}×{facts['full'][1]} JPEG → {facts['model'][0]}×{facts['model'][1]}: decode_image vs naive full decode + resize",
-        value=median(main), op="<=", limit=0.35, detail=ratio_text(main),
-    ))
-    section.add(Figure(
-        key="decode.draft_vs_literal", name="decode_image vs naive as usually written (convert + default BICUBIC resize)",
-        value=median(ratios("ours", "literal")), detail=ratio_text(ratios("ours", "literal")),
-    ))
+    section.add(
+        Figure(
+            key="decode.draft_vs_naive",
+            name=f"{facts['full'][0]}×{facts['full'][1]} JPEG → {facts['model'][0]}×{facts['model'][1]}: "
+            "decode_image vs naive full decode + resize",
+            value=median(main),
+            op="<=",
+            limit=0.35,
+            detail=ratio_text(main),
+        )
+    )
+    section.add(
+        Figure(
+            key="decode.draft_vs_literal",
+            name="decode_image vs naive as usually written (convert + default BICUBIC resize)",
+            value=median(ratios("ours", "literal")),
+            detail=ratio_text(ratios("ours", "literal")),
+        )
+    )
     w, h = facts["full"]
     dw, dh = facts["drafted"]
     section.text(
@@ -101,7 +113,9 @@ def report(section: Section, times: dict[str, list[float]], facts: dict) -> None
         f"verified: libjpeg decodes it at scale 1/{w // dw} ({dw}×{dh}) before the final resize to "
         f"{facts['model'][0]}×{facts['model'][1]}. {len(times['ours'])} interleaved rounds."
     )
-    section.text(table(
-        ["way", "median (ms)", "vs naive (median of per-round ratios)"],
-        [[LABELS[c], f"{median(times[c]) * 1000:.1f}", ratio_text(ratios(c, 'naive'))] for c in CONDITIONS],
-    ))
+    section.text(
+        table(
+            ["way", "median (ms)", "vs naive (median of per-round ratios)"],
+            [[LABELS[c], f"{median(times[c]) * 1000:.1f}", ratio_text(ratios(c, "naive"))] for c in CONDITIONS],
+        )
+    )

@@ -1,10 +1,11 @@
 """3. Distribution: the sender (scripts/sender.py, shared queue, K in flight per node) over nodes with a
-known service time, against the old contiguous-split, one-at-a-time design (bench/old_sender.py).
+known service time, against the old contiguous-split, one-at-a-time design (bench/contiguous_baseline.py).
 
 The nodes run the production command (gunicorn.conf.py) serving bench/sleep_app.py: the real app and
 pipeline with a model that only sleeps, and THREADS=1, so each node's capacity is one request per
 service time and the figures measure how well the sender keeps the nodes busy, not the model.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,12 +15,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.contiguous_baseline import send_contiguous
 from bench.corpus import jpeg, synthetic_photo
 from bench.models import REPO
 from bench.nodes import BenchNode, NodeSet
-from bench.old_sender import send_contiguous
 from bench.report import Figure, Section, table
-from bench.stats import median, ratio_text
+from measure.stats import median, ratio_text
 
 SENDER = REPO / "scripts" / "sender.py"
 SLEEP_APP = "bench.sleep_app:app"
@@ -67,8 +68,20 @@ def _makespan(records: list[dict], expected: int) -> float:
 
 def run_sender(folder: Path, addresses: list[str], per_node: int, log: Path) -> list[dict]:
     """Run scripts/sender.py (its CLI, as a user does) in path mode and return its records."""
-    cmd = [sys.executable, str(SENDER), str(folder), "--nodes", *addresses, "--per-node", str(per_node),
-           "--log", str(log), "--no-progress", "--output-dir", str(log.parent)]
+    cmd = [
+        sys.executable,
+        str(SENDER),
+        str(folder),
+        "--nodes",
+        *addresses,
+        "--per-node",
+        str(per_node),
+        "--log",
+        str(log),
+        "--no-progress",
+        "--output-dir",
+        str(log.parent),
+    ]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise RuntimeError(f"sender exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
@@ -96,7 +109,7 @@ def measure(nodes: NodeSet, started: dict[str, BenchNode], work: Path, plan: Dis
     fast = [started[f"sleep-fast-{i}"] for i in range(plan.nodes)]
     slow = started["sleep-slow"]
     tiny = jpeg(synthetic_photo(7, (48, 32)))
-    mixed = fast[:plan.nodes - 1] + [slow]
+    mixed = fast[: plan.nodes - 1] + [slow]
     runs = {
         "single_fast": ([fast[0]], plan.jobs_single, "new"),
         "single_slow": ([slow], max(4, plan.jobs_single // 2), "new"),
@@ -115,8 +128,9 @@ def measure(nodes: NodeSet, started: dict[str, BenchNode], work: Path, plan: Dis
                 paths = _folder(images, f"{name}-{rep}", jobs, tiny)
                 time.sleep(0.2)
                 if kind == "new":
-                    records = run_sender(folder, [f"127.0.0.1:{n.port}" for n in targets], plan.per_node,
-                                         work / f"{name}-{rep}.jsonl")
+                    records = run_sender(
+                        folder, [f"127.0.0.1:{n.port}" for n in targets], plan.per_node, work / f"{name}-{rep}.jsonl"
+                    )
                 else:
                     records = send_contiguous([n.url for n in targets], paths)
                 result.makespan.setdefault(name, []).append(_makespan(records, jobs))
@@ -139,29 +153,49 @@ def report(section: Section, result: DistResult, plan: DistPlan) -> None:
     mixed_new = [m / ideal for m in result.makespan["mixed_new"]]
     mixed_old = [m / ideal for m in result.makespan["mixed_old"]]
     reps = len(result.makespan["equal_new"])
-    section.add(Figure(
-        key="distribution.equal", name=f"{n} equal nodes: throughput vs {n} × one node (sender, K={plan.per_node})",
-        value=median(equal_new), op=">=", limit=0.95, detail=ratio_text(equal_new),
-    ))
-    section.add(Figure(
-        key="distribution.mixed", name=f"one node {plan.slow_factor:g}× slower: makespan vs ideal (sender)",
-        value=median(mixed_new), op="<=", limit=1.10, detail=ratio_text(mixed_new),
-    ))
-    section.add(Figure(
-        key="distribution.equal_old", name=f"baseline, old contiguous one-at-a-time sender: {n} equal nodes vs {n} × one node",
-        value=median(equal_old), detail=ratio_text(equal_old),
-    ))
-    section.add(Figure(
-        key="distribution.mixed_old", name="baseline, old sender: one slow node, makespan vs ideal",
-        value=median(mixed_old), detail=ratio_text(mixed_old),
-    ))
+    section.add(
+        Figure(
+            key="distribution.equal",
+            name=f"{n} equal nodes: throughput vs {n} × one node (sender, K={plan.per_node})",
+            value=median(equal_new),
+            op=">=",
+            limit=0.95,
+            detail=ratio_text(equal_new),
+        )
+    )
+    section.add(
+        Figure(
+            key="distribution.mixed",
+            name=f"one node {plan.slow_factor:g}× slower: makespan vs ideal (sender)",
+            value=median(mixed_new),
+            op="<=",
+            limit=1.10,
+            detail=ratio_text(mixed_new),
+        )
+    )
+    section.add(
+        Figure(
+            key="distribution.equal_old",
+            name=f"baseline, old contiguous one-at-a-time sender: {n} equal nodes vs {n} × one node",
+            value=median(equal_old),
+            detail=ratio_text(equal_old),
+        )
+    )
+    section.add(
+        Figure(
+            key="distribution.mixed_old",
+            name="baseline, old sender: one slow node, makespan vs ideal",
+            value=median(mixed_old),
+            detail=ratio_text(mixed_old),
+        )
+    )
     section.text(
         f"Nodes: `gunicorn -c gunicorn.conf.py bench.sleep_app:app` with `THREADS=1`: the real app and pipeline "
         f"with a test-only model that sleeps {plan.service_s * 1000:.0f} ms per image (the slow node "
         f"{plan.service_s * plan.slow_factor * 1000:.0f} ms) and no TensorFlow; "
         f"tiny 48×32 JPEGs, path mode, output=0. New design: `scripts/sender.py --per-node {plan.per_node}` "
         "(one shared queue), run as a user runs it; makespan = last answer − first request, from its log. "
-        "Old design: `bench/old_sender.py`. One node's capacity is measured with the sender on that node "
+        "Old design: `bench/contiguous_baseline.py`. One node's capacity is measured with the sender on that node "
         f"alone; ideal makespan with one slow node = jobs / ({n - 1} × fast capacity + slow capacity) "
         f"= {ideal:.2f} s. {reps} repetition(s), interleaved."
     )

@@ -8,6 +8,7 @@ second of real compute per image on 2 cores, so service overhead is measured aga
 Building imports TensorFlow; `python -m bench.models heavy DEST` builds the heavy model in its own
 process so the benchmark process does not keep Keras and the build's memory around.
 """
+
 from __future__ import annotations
 
 import os
@@ -71,10 +72,15 @@ def build_heavy(dest: Path) -> Path:
             rank = tf.cast(tf.range(100), tf.float32)
             scores = tf.minimum(1.8 * tf.exp(-rank / 5.0) * tf.sigmoid(tf.gather(logits, order)), 1.0)
             raw = tf.sigmoid(tf.reshape(tf.matmul(pooled, self.box_w)[0], [100, 4]))
-            boxes = tf.stack([
-                tf.minimum(raw[:, 0], raw[:, 2]), tf.minimum(raw[:, 1], raw[:, 3]),
-                tf.maximum(raw[:, 0], raw[:, 2]), tf.maximum(raw[:, 1], raw[:, 3]),
-            ], axis=1)
+            boxes = tf.stack(
+                [
+                    tf.minimum(raw[:, 0], raw[:, 2]),
+                    tf.minimum(raw[:, 1], raw[:, 3]),
+                    tf.maximum(raw[:, 0], raw[:, 2]),
+                    tf.maximum(raw[:, 1], raw[:, 3]),
+                ],
+                axis=1,
+            )
             ids = order % tf.size(names)
             return {
                 "detection_boxes": boxes,
@@ -86,7 +92,9 @@ def build_heavy(dest: Path) -> Path:
 
     module = Heavy()
     module.detect(tf.zeros([1, 64, 64, 3]))
-    return _save_atomic(dest, lambda path: tf.saved_model.save(module, str(path), signatures={"default": module.detect}))
+    return _save_atomic(
+        dest, lambda path: tf.saved_model.save(module, str(path), signatures={"default": module.detect})
+    )
 
 
 def heavy_dir(cache: Path = CACHE_DIR) -> Path:

@@ -1,60 +1,52 @@
-"""Real nodes for the benchmark: the production gunicorn command (tests/servers.py), plus timing and memory."""
+"""Real nodes for the benchmark: the production gunicorn command (harness/nodes.py), plus timing and memory."""
+
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
-from tests.servers import GUNICORN_CMD, REPO, Node
+from harness.nodes import Node
+from measure.proc import memory
+
+MIB = 1024 * 1024
 
 
 def rss_mib(pid: int) -> tuple[float, float]:
-    """(RSS, PSS) of one process in MiB, from /proc; PSS splits shared pages between their users."""
-    rss = pss = 0.0
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1]) / 1024
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                pss = int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return rss, pss
+    """(RSS, PSS) of one process in MiB."""
+    mem = memory(pid)
+    return mem.rss / MIB, mem.pss / MIB
 
 
 class BenchNode(Node):
     """A node that knows when it was started and when it became ready."""
 
     def __init__(self, name: str, env: dict[str, str], log_path: Path, app: str | None = None):
-        super().__init__(env, log_path)
+        super().__init__(env, log_path, app=app)
         self.name = name
-        self.app = app  # a WSGI app to serve instead of gunicorn.conf.py's (bench-only nodes)
-        self.started_at: float | None = None
+        self.started_at = 0.0
         self.ready_after: float | None = None
 
-    def start(self) -> "BenchNode":
+    def start(self) -> BenchNode:
         """Launch the production command (plus `app`, if set); the start-up clock starts just before."""
         self.started_at = time.perf_counter()
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            GUNICORN_CMD + ([self.app] if self.app else []), cwd=REPO, env=self.env,
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        super().start()
         return self
 
-    def wait_ready(self, timeout: float = 300.0, poll: float = 0.05) -> "BenchNode":
+    def wait_ready(
+        self, timeout: float = 300.0, headers: dict[str, str] | None = None, poll: float = 0.05
+    ) -> BenchNode:
         """Poll /api/ready every `poll` s until 200; record the seconds since start."""
         deadline = time.monotonic() + timeout
         session = requests.Session()
         try:
             while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"node {self.name} exited with {self.proc.returncode}:\n{self.log()}")
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"node {self.name} exited with {self.process.returncode}:\n{self.log()}")
                 try:
-                    if session.get(self.url + "/api/ready", timeout=2).status_code == 200:
+                    if session.get(self.url + "/api/ready", headers=headers, timeout=2).status_code == 200:
                         self.ready_after = time.perf_counter() - self.started_at
                         return self
                 except requests.RequestException:
@@ -64,7 +56,7 @@ class BenchNode(Node):
             session.close()
         raise RuntimeError(f"node {self.name} not ready after {timeout}s:\n{self.log()}")
 
-    def memory(self) -> dict:
+    def memory(self) -> dict[str, Any]:
         """RSS and PSS (MiB) of the master and of each worker."""
         master = rss_mib(self.master_pid())
         workers = [rss_mib(pid) for pid in self.worker_pids()]
@@ -76,7 +68,7 @@ class BenchNode(Node):
             "total_pss": master[1] + sum(w[1] for w in workers),
         }
 
-    def info(self) -> dict:
+    def info(self) -> dict[str, Any]:
         """The node's /api/info."""
         return self.get("/api/info").json()
 
@@ -94,13 +86,6 @@ class NodeSet:
         node = BenchNode(name, env, self.log_dir / f"{name}.log", app)
         self.nodes.append(node)
         return node.start()
-
-    def start_ready(self, specs: dict[str, dict[str, str]], timeout: float = 300.0) -> dict[str, BenchNode]:
-        """Start several nodes at once and wait until all are ready."""
-        started = {name: self.start(name, env) for name, env in specs.items()}
-        for node in started.values():
-            node.wait_ready(timeout)
-        return started
 
     def pids(self) -> list[int]:
         """Masters and workers of the running nodes."""

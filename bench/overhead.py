@@ -8,6 +8,7 @@ file) through the same condition: a node serving a stream and a script looping o
 with warm caches, while switching between processes after every image would leave whichever
 condition follows the other process with cold ones (a few ms, which matters with a 50 ms model).
 """
+
 from __future__ import annotations
 
 import random
@@ -19,7 +20,7 @@ from bench.client import Answer, Client
 from bench.corpus import ImagesRoot, Photo
 from bench.nodes import BenchNode
 from bench.report import Figure, Section, table
-from bench.stats import median, quartile_text
+from measure.stats import median, quartile_text
 
 PAUSE = 0.05  # seconds between conditions: TensorFlow's pool threads spin briefly after work
 CONDITIONS = ("a", "b", "path0", "path1", "upload")
@@ -43,11 +44,12 @@ class OverheadResult:
 
     def ratios(self, ours: str, base: str) -> list[float]:
         """Paired ratios, ours / base, one per (round, image)."""
-        return [o / b for o, b in zip(self.times[ours], self.times[base])]
+        return [o / b for o, b in zip(self.times[ours], self.times[base], strict=True)]
 
 
-def _one(cond: str, i: int, raw: RawModel, client: Client, placed: dict, tensors: list,
-         answers: list[Answer] | None) -> float:
+def _one(
+    cond: str, i: int, raw: RawModel, client: Client, placed: dict, tensors: list, answers: list[Answer] | None
+) -> float:
     if cond == "a":
         return raw.model_alone([tensors[i]])[0]
     if cond == "b":
@@ -59,8 +61,16 @@ def _one(cond: str, i: int, raw: RawModel, client: Client, placed: dict, tensors
     return answer.round_trip
 
 
-def measure(node: BenchNode, raw: RawModel, root: ImagesRoot, photos: list[Photo], tag: str,
-            rounds: int, max_side: int, warm_each: bool = True) -> OverheadResult:
+def measure(
+    node: BenchNode,
+    raw: RawModel,
+    root: ImagesRoot,
+    photos: list[Photo],
+    tag: str,
+    rounds: int,
+    max_side: int,
+    warm_each: bool = True,
+) -> OverheadResult:
     """`rounds` passes over the photos; per image, every condition once, in a shuffled order.
 
     Each round's copies are deleted after it (camera-size photos would fill the disk otherwise)."""
@@ -88,15 +98,17 @@ def measure(node: BenchNode, raw: RawModel, root: ImagesRoot, photos: list[Photo
             root.clear(f"{tag}/overhead/r{r}")
         for _ in range(30):
             t0 = time.perf_counter()
-            client.session.get(node.url + "/api/health", timeout=10).raise_for_status()
+            if not client.client.health(timeout=10):
+                raise RuntimeError(f"{node.url}/api/health did not answer 200")
             result.health.append(time.perf_counter() - t0)
     finally:
         client.close()
     return result
 
 
-def report(section: Section, result: OverheadResult, key: str, label: str, rounds: int, n_images: int,
-           warm_each: bool) -> None:
+def report(
+    section: Section, result: OverheadResult, key: str, label: str, rounds: int, n_images: int, warm_each: bool
+) -> None:
     """Add the figures (with targets) and the breakdown table for one model and photo set."""
     detail = f"median (quartiles) of {rounds} rounds × {n_images} images = {rounds * n_images} paired ratios"
     if warm_each:
@@ -109,10 +121,16 @@ def report(section: Section, result: OverheadResult, key: str, label: str, round
     ]
     for ours, base, op, limit, name in targets:
         ratios = result.ratios(ours, base)
-        section.add(Figure(
-            key=f"overhead.{key}.{ours}_vs_{base}", name=f"{label}: {name}", value=median(ratios), op=op,
-            limit=limit, detail=f"{quartile_text(ratios)}; {detail}",
-        ))
+        section.add(
+            Figure(
+                key=f"overhead.{key}.{ours}_vs_{base}",
+                name=f"{label}: {name}",
+                value=median(ratios),
+                op=op,
+                limit=limit,
+                detail=f"{quartile_text(ratios)}; {detail}",
+            )
+        )
     rows = []
     for cond in CONDITIONS:
         row = [LABELS[cond], f"{median(result.times[cond]) * 1000:.1f}"]
@@ -126,16 +144,28 @@ def report(section: Section, result: OverheadResult, key: str, label: str, round
             row += ["", "", "", "", ""]
         rows.append(row)
     section.text(f"**{label}** ({detail}):")
-    section.text(table(
-        ["condition", "per image (median, ms)", "node: decode", "node: inference", "node: annotate+write",
-         "node: total", "HTTP + client (round trip − node total)"],
-        rows,
-    ))
     section.text(
-        f"HTTP floor on this machine: `GET /api/health` (no body, no model) takes {median(result.health) * 1000:.1f} ms "
+        table(
+            [
+                "condition",
+                "per image (median, ms)",
+                "node: decode",
+                "node: inference",
+                "node: annotate+write",
+                "node: total",
+                "HTTP + client (round trip − node total)",
+            ],
+            rows,
+        )
+    )
+    section.text(
+        "HTTP floor on this machine: `GET /api/health` (no body, no model) takes "
+        f"{median(result.health) * 1000:.1f} ms "
         "round trip with the same client; `HTTP + client` above adds parsing the form or the upload, writing "
         "the result JSON atomically and logging."
     )
     ratio_rows = [[name, quartile_text(result.ratios(ours, base))] for ours, base, _, _, name in targets]
-    ratio_rows.append(["(b) vs (a): what reading and decoding cost a plain script", quartile_text(result.ratios("b", "a"))])
+    ratio_rows.append(
+        ["(b) vs (a): what reading and decoding cost a plain script", quartile_text(result.ratios("b", "a"))]
+    )
     section.text(table(["paired ratio", "median (quartiles)"], ratio_rows))

@@ -1,4 +1,5 @@
 """2. Pipelining: 2 requests in flight per node vs the plain script's sequential loop."""
+
 from __future__ import annotations
 
 import time
@@ -9,7 +10,7 @@ from bench.client import Client
 from bench.corpus import ImagesRoot, Photo
 from bench.nodes import BenchNode
 from bench.report import Figure, Section, table
-from bench.stats import median, ratio_text
+from measure.stats import median, ratio_text
 
 PAUSE = 0.05  # seconds between conditions, so neither process's threads are still busy
 CONDITIONS = ("b", "a", "k2_out1", "k2_out0", "k1_out1")
@@ -30,11 +31,12 @@ class PipeResult:
 
     def ratios(self, ours: str, base: str) -> list[float]:
         """Per-round throughput ratio, ours / base."""
-        return [o / b for o, b in zip(self.throughput[ours], self.throughput[base])]
+        return [o / b for o, b in zip(self.throughput[ours], self.throughput[base], strict=True)]
 
 
-def measure(node: BenchNode, raw: RawModel, root: ImagesRoot, photos: list[Photo], tag: str, rounds: int,
-            max_side: int) -> PipeResult:
+def measure(
+    node: BenchNode, raw: RawModel, root: ImagesRoot, photos: list[Photo], tag: str, rounds: int, max_side: int
+) -> PipeResult:
     """Interleaved rounds of the same images through each condition (fresh copies each time)."""
     result = PipeResult()
     client = Client(node.url, slots=2)
@@ -42,7 +44,7 @@ def measure(node: BenchNode, raw: RawModel, root: ImagesRoot, photos: list[Photo
         for r in range(rounds):
             placed = {c: root.place(f"{tag}/pipeline/r{r}/{c}", photos) for c in CONDITIONS}
             tensors = raw.prepare([p.path for p in placed["a"]], max_side)
-            order = CONDITIONS[r % len(CONDITIONS):] + CONDITIONS[:r % len(CONDITIONS)]
+            order = CONDITIONS[r % len(CONDITIONS) :] + CONDITIONS[: r % len(CONDITIONS)]
             for cond in order:
                 time.sleep(PAUSE)
                 n = len(placed[cond])
@@ -64,10 +66,16 @@ def report(section: Section, result: PipeResult, model_key: str, model_label: st
     rounds = len(result.throughput["b"])
     detail = f"median (min–max) of {rounds} rounds × {n_images} images"
     main = result.ratios("k2_out1", "b")
-    section.add(Figure(
-        key=f"pipelining.{model_key}.k2_out1_vs_b", name=f"{model_label}: 2 in flight, output=1, throughput vs (b)",
-        value=median(main), op=">=", limit=1.0, detail=f"{ratio_text(main)}; {detail}",
-    ))
+    section.add(
+        Figure(
+            key=f"pipelining.{model_key}.k2_out1_vs_b",
+            name=f"{model_label}: 2 in flight, output=1, throughput vs (b)",
+            value=median(main),
+            op=">=",
+            limit=1.0,
+            detail=f"{ratio_text(main)}; {detail}",
+        )
+    )
     rows = [[LABELS[c], f"{median(result.throughput[c]):.2f}"] for c in CONDITIONS]
     section.text(f"**{model_label}** ({detail}):")
     section.text(table(["condition", "images/s (median)"], rows))

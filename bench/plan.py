@@ -1,4 +1,5 @@
 """How much each benchmark does: the full run, --quick, and the tiny --smoke run the tests use."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

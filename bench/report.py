@@ -1,7 +1,9 @@
 """Figures, their targets, and RESULTS.md."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -40,7 +42,7 @@ class Figure:
             return "not measured"
         if self.met is None:
             return "—"
-        if self.met:
+        if self.met or self.limit is None:
             return "met"
         miss = abs(self.value - self.limit) / self.limit * 100
         return f"**missed** by {miss:.1f} %"
@@ -79,7 +81,7 @@ class Section:
         self.body.append(markdown.strip("\n"))
 
 
-def table(header: list[str], rows: list[list[object]]) -> str:
+def table(header: list[str], rows: Sequence[Sequence[object]]) -> str:
     """A markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -90,22 +92,33 @@ def _machine(info: dict) -> str:
     v = info["versions"]
     mem = f"{info['memory_gib']:.1f} GiB" if info.get("memory_gib") else "unknown"
     soft = ", ".join(f"{k} {val}" for k, val in v.items() if val)
-    return "\n".join([
-        f"- CPU: {info['cpu']}, {info['cores']} cores ({info['cores_usable']} usable by this process), "
-        f"{mem} memory, Linux {info['kernel']}",
-        f"- Load average (1/5/15 min): {info['load_at_start']} at the start, {info.get('load_at_end', '?')} at the end "
-        "(other people's jobs share this machine; every figure is a ratio of interleaved rounds for that reason)",
-        f"- Software: {soft}; oneDNN: {info['onednn']}",
-        f"- Code: commit {info['commit']}",
-    ])
+    return "\n".join(
+        [
+            f"- CPU: {info['cpu']}, {info['cores']} cores ({info['cores_usable']} usable by this process), "
+            f"{mem} memory, Linux {info['kernel']}",
+            f"- Load average (1/5/15 min): {info['load_at_start']} at the start, "
+            f"{info.get('load_at_end', '?')} at the end "
+            "(other people's jobs share this machine; every figure is a ratio of interleaved rounds for that reason)",
+            f"- Software: {soft}; oneDNN: {info['onednn']}",
+            f"- Code: commit {info['commit']}",
+        ]
+    )
 
 
 def _phases(info: dict) -> str:
     phases = info.get("phases") or []
     if not phases:
         return ""
-    rows = [[p.name, f"{p.wall:.0f}", f"{p.ours / p.wall:.2f}" if p.wall else "", f"{p.others / p.wall:.2f}" if p.wall else ""]
-            for p in phases if p.wall >= 0.5]
+    rows = [
+        [
+            p.name,
+            f"{p.wall:.0f}",
+            f"{p.ours / p.wall:.2f}" if p.wall else "",
+            f"{p.others / p.wall:.2f}" if p.wall else "",
+        ]
+        for p in phases
+        if p.wall >= 0.5
+    ]
     return table(["phase", "wall (s)", "our CPU (cores)", "other processes' CPU (cores)"], rows)
 
 
@@ -119,8 +132,15 @@ def render(info: dict, sections: list[Section], command: str, seconds: float, mo
         "model, interleaved so that background load hits both sides: per image in section 1 (the "
         "value is the median of the paired ratios, quartiles in brackets), per round elsewhere (the "
         "median of per-round ratios, range in brackets). Timings are wall-clock, `time.perf_counter`.",
-        *(["", "**This is a --smoke run: tiny model, tiny sizes, one round. It checks that the benchmark "
-            "runs; its figures mean nothing.**"] if "--smoke" in command else []),
+        *(
+            [
+                "",
+                "**This is a --smoke run: tiny model, tiny sizes, one round. It checks that the benchmark "
+                "runs; its figures mean nothing.**",
+            ]
+            if "--smoke" in command
+            else []
+        ),
         "",
         "## Machine",
         _machine(info),
@@ -161,7 +181,8 @@ def write(path: Path, markdown: str, info: dict, sections: list[Section]) -> Non
         "machine": machine,
         "figures": [
             {**asdict(f), "section": s.number, "target": f.target, "met": f.met, "verdict": f.verdict}
-            for s in sections for f in s.figures
+            for s in sections
+            for f in s.figures
         ],
     }
     path.with_name("results.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

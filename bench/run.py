@@ -1,12 +1,13 @@
-"""Run every benchmark and write bench/RESULTS.md: `python -m bench` (or `python bench/run.py`).
+"""Run every benchmark and write bench/RESULTS.md: `python -m bench`, from the repository root.
 
     python -m bench            # the full run: about 7 minutes on 2 idle cores (the first also builds a model)
     python -m bench --quick    # the shared model only, about 2 minutes
     python -m bench --out /tmp/RESULTS.md
 
-Nodes are started with the production command (tests/servers.py) on free loopback ports and
+Nodes are started with the production command (harness/nodes.py) on free loopback ports and
 stopped by their own PIDs at the end, also on Ctrl-C.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,19 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a file: make the repository's packages importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from bench import configs, decode, distribution, memory, overhead, pipelining, startup  # noqa: E402
-from bench import plan as plans  # noqa: E402
-from bench import report, sysinfo  # noqa: E402
-from bench.baselines import RawModel  # noqa: E402
-from bench.cpuload import CpuMeter  # noqa: E402
-from bench.corpus import ImagesRoot, Photo, camera_photos, load_photos, mosaic  # noqa: E402
-from bench.models import CACHE_DIR, REPO, ensure_heavy  # noqa: E402
-from bench.nodes import NodeSet  # noqa: E402
+from bench import configs, decode, distribution, memory, overhead, pipelining, report, startup
+from bench import plan as plans
+from bench.baselines import RawModel
+from bench.corpus import ImagesRoot, Photo, camera_photos, load_photos, mosaic
+from bench.cpuload import CpuMeter
+from bench.models import CACHE_DIR, REPO, ensure_heavy
+from bench.nodes import NodeSet
+from measure import sysinfo
 
 DEFAULT_OUT = REPO / "bench" / "RESULTS.md"
 SHARED = Path(os.environ.get("SHARED_DIR", REPO.parent / "shared"))
@@ -41,12 +37,16 @@ def _say(message: str) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="shared model only, fewer rounds (a few minutes)")
-    mode.add_argument("--smoke", action="store_true",
-                      help="tiny model and sizes, every code path once (for the tests; figures mean nothing)")
+    mode.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny model and sizes, every code path once (for the tests; figures mean nothing)",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results file (default {DEFAULT_OUT})")
     p.add_argument("--cache", type=Path, default=CACHE_DIR, help=f"built models (default {CACHE_DIR})")
     p.add_argument("--shared", type=Path, default=SHARED, help=f"shared models and images (default {SHARED})")
@@ -61,11 +61,11 @@ def _models(args: argparse.Namespace, plan: plans.Plan, work: Path) -> tuple[lis
     if plan.tiny is not None:
         tiny = args.tiny_model
         if tiny is None:
-            from tests.model_factory import build_openimages_style
+            from harness.tiny_models import build_openimages_style
 
             tiny = build_openimages_style(work / "tiny-model")
         runs.append(("tiny", "tiny test model", str(tiny), plan.tiny))
-        lines.append(f"tiny test model (tests/model_factory.py): {tiny}")
+        lines.append(f"tiny test model (harness/tiny_models.py): {tiny}")
     if plan.shared is not None:
         shared = args.shared / "models" / "openimages-style"
         if (shared / "saved_model.pb").is_file():
@@ -87,13 +87,18 @@ def _models(args: argparse.Namespace, plan: plans.Plan, work: Path) -> tuple[lis
 
 def _node_env(handle: str, root: ImagesRoot, work: Path, key: str, plan: plans.Plan) -> dict[str, str]:
     """A node's environment: the model, the shared images root, its own output folder."""
-    return {"MODEL_HANDLE": handle, "IMAGES_DIR": str(root.root), "OUTPUT_DIR": str(work / "output" / key),
-            "MAX_IMAGE_SIDE": str(plan.max_side)}
+    return {
+        "MODEL_HANDLE": handle,
+        "IMAGES_DIR": str(root.root),
+        "OUTPUT_DIR": str(work / "output" / key),
+        "MAX_IMAGE_SIDE": str(plan.max_side),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks of the chosen plan and write the results file; returns the exit status."""
     args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
     plan = plans.smoke() if args.smoke else plans.quick() if args.quick else plans.full()
     command = "python -m bench" + (" --smoke" if args.smoke else " --quick" if args.quick else "")
     t_start = time.perf_counter()
@@ -123,8 +128,11 @@ def main(argv: list[str] | None = None) -> int:
             for s in (1, 2, 5, 7):
                 sections[s].text("Skipped: no model to run (the shared model is absent and this plan builds none).")
         root = ImagesRoot(work / "images")
-        photos = load_photos(args.shared / "images" if not args.smoke else None,
-                             count=2 if args.smoke else 8, size=(96, 64) if args.smoke else (640, 427))
+        photos = load_photos(
+            args.shared / "images" if not args.smoke else None,
+            count=2 if args.smoke else 8,
+            size=(96, 64) if args.smoke else (640, 427),
+        )
         cameras = camera_photos(photos, max((mp.camera_images for *_, mp in runs), default=0), plan.decode_size)
         prestarted: dict = {}
         for key, label, handle, mp in runs:
@@ -136,15 +144,19 @@ def main(argv: list[str] | None = None) -> int:
             first_ready, first_info = node.ready_after, node.info()
             samples.append(memory.Sample(key, label, 1, 2, "after warm-up", node.memory()))
             raw = RawModel(handle)
-            sets = [("photos", f"{label}, photos", photos[:mp.overhead_images], mp.overhead_rounds),
-                    ("camera", f"{label}, camera-size photos", cameras[:mp.camera_images], mp.camera_rounds)]
+            sets = [
+                ("photos", f"{label}, photos", photos[: mp.overhead_images], mp.overhead_rounds),
+                ("camera", f"{label}, camera-size photos", cameras[: mp.camera_images], mp.camera_rounds),
+            ]
             for set_key, set_label, set_photos, rounds in sets:
                 if rounds and set_photos:
                     phase(f"{label}: 1. overhead, {set_label}, {rounds} rounds")
-                    res = overhead.measure(node, raw, root, set_photos, f"{key}-{set_key}", rounds, plan.max_side,
-                                           mp.warm_each)
-                    overhead.report(sections[1], res, f"{key}.{set_key}", set_label, rounds, len(set_photos),
-                                    mp.warm_each)
+                    res = overhead.measure(
+                        node, raw, root, set_photos, f"{key}-{set_key}", rounds, plan.max_side, mp.warm_each
+                    )
+                    overhead.report(
+                        sections[1], res, f"{key}.{set_key}", set_label, rounds, len(set_photos), mp.warm_each
+                    )
             phase(f"{label}: 2. pipelining, {mp.pipeline_rounds} rounds")
             pipe_photos = [photos[i % len(photos)] for i in range(mp.pipeline_images)]
             pipe_photos = [Photo(f"{i:02d}-{p.name}", p.data) for i, p in enumerate(pipe_photos)]
@@ -162,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
             configs.report(sections[7], cres, key, label, info["cores"])
             for c, mem in cres.memory.items():
                 samples.append(memory.Sample(key, label, c.workers, c.threads, "after warm-up", mem, c.name))
-                samples.append(memory.Sample(key, label, c.workers, c.threads, "after the runs", cres.memory_end[c], c.name))
+                samples.append(
+                    memory.Sample(key, label, c.workers, c.threads, "after the runs", cres.memory_end[c], c.name)
+                )
         phase("4. decode")
         big = cameras[0].data if cameras else mosaic(photos, plan.decode_size)
         dtimes, facts = decode.measure(big, plan.decode_rounds, plan.max_side)
@@ -172,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             sections[3].text(f"Skipped: {distribution.SENDER} does not exist yet.")
         else:
             dist_nodes = prestarted.pop("distribution", None) or distribution.start(
-                nodes, work / "distribution", plan.distribution)
+                nodes, work / "distribution", plan.distribution
+            )
             dres = distribution.measure(nodes, dist_nodes, work / "distribution", plan.distribution)
             distribution.report(sections[3], dres, plan.distribution)
         memory.report(sections[6], samples)

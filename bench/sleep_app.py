@@ -5,6 +5,7 @@ It is reachable only by naming it on the gunicorn command line
 (`gunicorn -c gunicorn.conf.py bench.sleep_app:app`, as bench/distribution.py does); the production
 command and configuration never refer to it.
 """
+
 from __future__ import annotations
 
 import os

@@ -91,7 +91,7 @@ base_bytes=$(docker image inspect -f '{{.Size}}' "$(dockerfile_base)")
 [ "$(docker image inspect -f '{{.Config.User}}' "$CI_IMAGE")" = "10001:10001" ] || die "image USER is not 10001:10001"
 # Only what a node runs (.dockerignore): no tests, VCS data, CI files, docs or outputs.
 contents=$(docker run --rm --network none --entrypoint ls "$CI_IMAGE" -A /app | tr '\n' ' ')
-expected="app cache detector gunicorn.conf.py images output requirements-gpu.txt requirements.txt scripts "
+expected="app cache client detector gunicorn.conf.py images measure output pyproject.toml reporting requirements-gpu.txt requirements.txt scripts "
 [ "$contents" = "$expected" ] || die "/app in the image holds: $contents (expected: $expected)"
 [ -z "$(docker run --rm --network none --entrypoint find "$CI_IMAGE" /app/output /app/images -mindepth 1)" ] ||
   die "the image's output or images folder is not empty"

@@ -3,23 +3,43 @@
 Importing this package does not import TensorFlow: that happens when a model is loaded,
 so a process can import it before forking workers.
 """
-from detector.imaging import DecodedImage, ImageDecodeError, ImageTooLargeError, decode_image
-from detector.model import (
-    DEFAULT_HANDLE,
-    FAMILY_OPENIMAGES,
-    FAMILY_ZOO,
-    DetectionModel,
-    ModelLoadError,
-    configure_threads,
-    load_model,
-)
-from detector.outputs import annotated_name
-from detector.pipeline import Detector, DetectorOptions, DetectionRun, OutputTarget
-from detector.result import STAGES, Detection, StageTimer
+
+from detector.handles import DEFAULT_HANDLE, is_remote, normalize_handle
+from detector.imaging import DecodedImage, ImageDecodeError, ImageTooLargeError, check_decodable, decode_image
+from detector.loading import configure_threads, load_model, load_ready_model
+from detector.model import FAMILY_OPENIMAGES, FAMILY_ZOO, DetectionModel, ModelLoadError
+from detector.outputs import OutputNameError, OutputTarget, annotated_name, output_target
+from detector.pipeline import DetectionRun, Detector, DetectorOptions
+from detector.result import STAGES, Detection, ResultJSON, StageTimer
+from detector.settings import ConfigError, DetectionSettings
 
 __all__ = [
-    "DEFAULT_HANDLE", "FAMILY_OPENIMAGES", "FAMILY_ZOO", "STAGES", "DecodedImage", "Detection",
-    "DetectionModel", "DetectionRun", "Detector", "DetectorOptions", "ImageDecodeError",
-    "ImageTooLargeError", "ModelLoadError", "OutputTarget", "StageTimer", "annotated_name",
-    "configure_threads", "decode_image", "load_model",
+    "DEFAULT_HANDLE",
+    "FAMILY_OPENIMAGES",
+    "FAMILY_ZOO",
+    "STAGES",
+    "ConfigError",
+    "DecodedImage",
+    "Detection",
+    "DetectionModel",
+    "DetectionRun",
+    "DetectionSettings",
+    "Detector",
+    "DetectorOptions",
+    "ImageDecodeError",
+    "ImageTooLargeError",
+    "ModelLoadError",
+    "OutputNameError",
+    "OutputTarget",
+    "ResultJSON",
+    "StageTimer",
+    "annotated_name",
+    "check_decodable",
+    "configure_threads",
+    "decode_image",
+    "is_remote",
+    "load_model",
+    "load_ready_model",
+    "normalize_handle",
+    "output_target",
 ]

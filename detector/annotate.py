@@ -1,8 +1,9 @@
 """Drawing detections on the full-size image."""
+
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -10,9 +11,26 @@ from detector.result import Detection
 
 # Distinct, readable colours; a class keeps its colour because the index comes from a stable hash.
 PALETTE = (
-    "#E6194B", "#3CB44B", "#FFE119", "#4363D8", "#F58231", "#911EB4", "#46F0F0", "#F032E6",
-    "#BCF60C", "#FABEBE", "#008080", "#E6BEFF", "#9A6324", "#FFFAC8", "#800000", "#AAFFC3",
-    "#808000", "#FFD8B1", "#000075", "#A9A9A9",
+    "#E6194B",
+    "#3CB44B",
+    "#FFE119",
+    "#4363D8",
+    "#F58231",
+    "#911EB4",
+    "#46F0F0",
+    "#F032E6",
+    "#BCF60C",
+    "#FABEBE",
+    "#008080",
+    "#E6BEFF",
+    "#9A6324",
+    "#FFFAC8",
+    "#800000",
+    "#AAFFC3",
+    "#808000",
+    "#FFD8B1",
+    "#000075",
+    "#A9A9A9",
 )
 
 
@@ -23,7 +41,7 @@ def label_colour(label: str) -> str:
 
 
 def _text_colour(fill: str) -> str:
-    r, g, b = (int(fill[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(fill[i : i + 2], 16) for i in (1, 3, 5))
     return "black" if (0.299 * r + 0.587 * g + 0.114 * b) > 150 else "white"
 
 
@@ -41,7 +59,7 @@ def draw_detections(
     line = max(1, round(min(width, height) / 200))
     font = ImageFont.load_default(size=max(10, round(min(width, height) / 40)))
     # Lowest score first, so the best detections' labels end up on top where boxes overlap.
-    for det in reversed(list(detections)[:max(0, max_boxes)]):
+    for det in reversed(list(detections)[: max(0, max_boxes)]):
         ymin, xmin, ymax, xmax = det.box
         left, top = xmin * width, ymin * height
         right, bottom = xmax * width, ymax * height

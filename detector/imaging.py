@@ -1,15 +1,15 @@
 """Decoding any image Pillow can read into the RGB array the model needs."""
+
 from __future__ import annotations
 
 import io
 import os
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-ImageSource = Union[bytes, bytearray, memoryview, str, os.PathLike]
+ImageSource = bytes | bytearray | memoryview | str | os.PathLike[str]
 
 # Modes whose samples are wider than 8 bits; Pillow's convert("RGB") would clip them to white.
 _WIDE_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
@@ -34,11 +34,6 @@ class DecodedImage:
     height: int
     format: str  # Pillow's format name of the input ("JPEG", "PNG", ...)
     full: Image.Image | None  # RGB at (width, height), kept only when asked for (annotation)
-
-    @property
-    def model_size(self) -> tuple[int, int]:
-        """(width, height) of the array given to the model."""
-        return self.array.shape[1], self.array.shape[0]
 
 
 def _open(source: ImageSource) -> Image.Image:
@@ -111,9 +106,7 @@ def _decode_opened(im: Image.Image, max_side: int, max_pixels: int, keep_full: b
     if width <= 0 or height <= 0:
         raise ImageDecodeError("image has no pixels")
     if max_pixels > 0 and width * height > max_pixels:
-        raise ImageTooLargeError(
-            f"image too large: {width}x{height} = {width * height} pixels, limit is {max_pixels}"
-        )
+        raise ImageTooLargeError(f"image too large: {width}x{height} = {width * height} pixels, limit is {max_pixels}")
     fmt = im.format or "unknown"
     if getattr(im, "n_frames", 1) > 1:
         im.seek(0)  # animations: the first frame is the picture
@@ -147,7 +140,10 @@ def _decode_opened(im: Image.Image, max_side: int, max_pixels: int, keep_full: b
     return DecodedImage(array=array, width=full_w, height=full_h, format=fmt, full=full)
 
 
-def check_decodable(path: str | os.PathLike, max_pixels: int = 50_000_000) -> None:
-    """Fully decode a file (all pixels, not just the header); raise ImageDecodeError if it fails."""
-    decode_image(path, max_side=0, max_pixels=max_pixels, keep_full=False)
-
+def check_decodable(source: ImageSource, max_pixels: int = 50_000_000) -> None:
+    """Decode every pixel (not just the header), as a node would with no downscale, so truncated data is
+    caught; raise ImageDecodeError (ImageTooLargeError over `max_pixels`) if it fails, OSError if unreadable."""
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as fh:  # the bytes, as a node reads them in path mode
+            source = fh.read()
+    decode_image(source, max_side=0, max_pixels=max_pixels, keep_full=False)

@@ -1,24 +1,22 @@
-"""Loading a TF Hub object detector and running it on one RGB array.
+"""A loaded TF Hub object detector of either family, run on one RGB array.
 
-TensorFlow is imported here and only here, so the rest of the package (and the gunicorn
-master, which imports the config) never pays for it or starts TF threads before a fork.
+TensorFlow is imported only inside functions (here and in detector.loading), so the rest of the
+package (and the gunicorn master, which imports the config) never pays for it or starts TF
+threads before a fork.
 """
+
 from __future__ import annotations
 
-import logging
-import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from detector.result import Detection
 
-log = logging.getLogger(__name__)
-
-DEFAULT_HANDLE = "https://tfhub.dev/google/faster_rcnn/openimages_v4/inception_resnet_v2/1"
 FAMILY_OPENIMAGES = "openimages"  # signature `default`: float [0,1] in, string entities out, no batch axis
 FAMILY_ZOO = "tf2-detection-zoo"  # uint8 `input_tensor` in, batched outputs, numeric COCO ids
 _LABELS_FILE = Path(__file__).with_name("coco_labels.txt")
@@ -36,49 +34,6 @@ def load_coco_labels(path: Path = _LABELS_FILE) -> dict[int, str]:
             ident, name = line.split(" ", 1)  # names such as "Traffic light" contain spaces
             labels[int(ident)] = name.strip()
     return labels
-
-
-def _is_remote(handle: str) -> bool:
-    return "://" in handle and not handle.startswith("file://")
-
-
-def _load_failure_message(handle: str, reason: str) -> str:
-    cache = os.environ.get("TFHUB_CACHE_DIR") or "(not set: a temporary folder is used)"
-    return (
-        f"Could not load model {handle!r}: {reason}. "
-        "What to do: if this machine is offline, or TF Hub answers 403 (tfhub.dev now redirects "
-        "to Kaggle), fetch the model once on a machine that has the internet "
-        "(python scripts/fetch_model.py HANDLE --dest DIR) and set MODEL_HANDLE to that local "
-        "SavedModel directory; or point TFHUB_CACHE_DIR at a cache that already holds it "
-        f"(TFHUB_CACHE_DIR is {cache}). Any TF Hub URL, Kaggle model URL or local SavedModel "
-        "directory is accepted."
-    )
-
-
-def _short_reason(exc: BaseException) -> str:
-    code = getattr(exc, "code", None)
-    if isinstance(code, int):
-        return f"HTTP {code} {getattr(exc, 'reason', '')}".strip()
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else type(exc).__name__
-    return f"{type(exc).__name__}: {first[:300]}"
-
-
-def load_hub_object(handle: str) -> Any:
-    """`tensorflow_hub.load(handle)` with one clear ModelLoadError instead of a traceback wall."""
-    if not _is_remote(handle):
-        local = handle[len("file://"):] if handle.startswith("file://") else handle
-        if not os.path.isdir(local):
-            raise ModelLoadError(_load_failure_message(handle, "no such local directory"))
-        if not (Path(local) / "saved_model.pb").is_file():
-            raise ModelLoadError(_load_failure_message(handle, "the directory holds no saved_model.pb"))
-        handle = os.path.abspath(local)
-    try:
-        import tensorflow_hub as hub
-
-        return hub.load(handle)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes one readable message
-        raise ModelLoadError(_load_failure_message(handle, _short_reason(exc))) from exc
 
 
 @dataclass
@@ -110,7 +65,7 @@ def _find_signature(obj: Any) -> _Signature:
         entities = "detection_class_entities" in outputs
         if not entities and "detection_classes" not in outputs:
             continue
-        (input_key, spec), = inputs.items()
+        ((input_key, spec),) = inputs.items()
         shape = spec.shape
         return _Signature(
             fn=fn,
@@ -155,6 +110,7 @@ class DetectionModel:
     def __init__(self, handle: str, obj: Any, load_seconds: float = 0.0):
         self.handle = handle
         self.load_seconds = load_seconds
+        self.warmup_seconds = 0.0  # set by warm_up()
         self._obj = obj  # keeps the variables the signature closes over alive
         self._sig = _find_signature(obj)
         self._call = _uint8_call(self._sig)
@@ -194,17 +150,16 @@ class DetectionModel:
         if self._sig.entities:
             names = [n.decode("utf-8", "replace") for n in take("detection_class_entities")]
         else:
+            labels = self._labels or {}  # set for every model without class names of its own
             ids = np.rint(take("detection_classes")).astype(int)
-            names = [self._labels.get(int(i), f"Class {int(i)}") for i in ids]
+            names = [labels.get(int(i), f"Class {int(i)}") for i in ids]
         count = len(scores)
         if "num_detections" in out:  # rows past it are padding (score 0, class 1)
             count = min(count, int(np.ravel(out["num_detections"].numpy())[0]))
         # Whole arrays at once: per-row numpy calls cost more than the model's post-processing here.
         score_list = scores[:count].tolist()
         box_list = np.clip(boxes[:count], 0.0, 1.0).tolist()
-        detections = [
-            Detection(label=names[i], score=score_list[i], box=tuple(box_list[i])) for i in range(count)
-        ]
+        detections = [Detection(label=names[i], score=score_list[i], box=tuple(box_list[i])) for i in range(count)]
         detections.sort(key=lambda d: d.score, reverse=True)
         return detections
 
@@ -213,24 +168,5 @@ class DetectionModel:
         t0 = time.perf_counter()
         gradient = np.linspace(0, 255, 64 * 64 * 3, dtype=np.float32).reshape(64, 64, 3)
         self.predict(gradient.astype(np.uint8))
-        return time.perf_counter() - t0
-
-
-def configure_threads(intra_op: int = 0, inter_op: int = 0) -> None:
-    """Set TensorFlow's thread pools (0 keeps TF's default); must run before the first TF op."""
-    import tensorflow as tf
-
-    try:
-        if intra_op > 0:
-            tf.config.threading.set_intra_op_parallelism_threads(intra_op)
-        if inter_op > 0:
-            tf.config.threading.set_inter_op_parallelism_threads(inter_op)
-    except RuntimeError as exc:  # TF already initialised in this process: keep what it has
-        log.warning("TensorFlow thread settings not applied: %s", exc)
-
-
-def load_model(handle: str = DEFAULT_HANDLE) -> DetectionModel:
-    """Load a detector from a TF Hub URL, Kaggle URL or local SavedModel directory."""
-    t0 = time.perf_counter()
-    obj = load_hub_object(handle)
-    return DetectionModel(handle, obj, load_seconds=time.perf_counter() - t0)
+        self.warmup_seconds = time.perf_counter() - t0
+        return self.warmup_seconds

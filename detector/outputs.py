@@ -1,10 +1,15 @@
-"""Atomic writes of annotated images and result JSON (temp file in the same folder + rename)."""
+"""Where results go and how they are written: the output-path rules, and atomic writes of annotated
+images and result JSON (temp file in the same folder + rename)."""
+
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from PIL import Image
 
@@ -20,12 +25,44 @@ _SAVE_FORMATS = {
 }
 
 
+class OutputNameError(ValueError):
+    """The input's name cannot become a result name (too long for the file system once `.json` is added)."""
+
+
+@dataclass
+class OutputTarget:
+    """Where one image's results go: the JSON always, the annotated image when `image` is set."""
+
+    json: Path
+    image: Path | None = None
+
+
 def annotated_name(name: str) -> str:
     """File name for the annotated copy of `name`: the same name, or `name.png` for other formats."""
     return name if Path(name).suffix.lower() in _SAVE_FORMATS else name + ".png"
 
 
-def _atomic_write(dest: Path, write) -> None:
+def _name_max(folder: str | os.PathLike[str]) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def output_target(output_root: str | os.PathLike[str], relative: str, save_image: bool) -> OutputTarget:
+    """Mirror the input's path under the output root: `a/x.jpg` -> `a/x.jpg` (image) and `a/x.jpg.json`.
+
+    Raises OutputNameError before any work, so no annotated image is ever left without its JSON.
+    """
+    dest = Path(output_root) / relative
+    json_name = dest.name + ".json"
+    if len(os.fsencode(json_name)) > _name_max(output_root):
+        raise OutputNameError(f"file name too long for its result name {json_name[:40]!r}...")
+    image = dest.with_name(annotated_name(dest.name)) if save_image else None
+    return OutputTarget(json=dest.with_name(json_name), image=image)
+
+
+def _atomic_write(dest: Path, write: Callable[[IO[bytes]], object]) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name[:50]}.", suffix=".tmp", dir=dest.parent)
     try:
@@ -52,6 +89,6 @@ def write_bytes_atomic(data: bytes, dest: Path) -> None:
     _atomic_write(dest, lambda fh: fh.write(data))
 
 
-def dump_json(record: dict) -> bytes:
+def dump_json(record: Mapping[str, Any]) -> bytes:
     """The exact bytes used for both the file on disk and the HTTP response."""
     return (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

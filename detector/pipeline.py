@@ -1,18 +1,19 @@
 """One image through decode, inference, annotation and output, with per-stage timings."""
+
 from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from detector.annotate import draw_detections
 from detector.imaging import ImageSource, decode_image
-from detector.outputs import dump_json, write_bytes_atomic, write_image_atomic
-from detector.result import Detection, StageTimer
+from detector.outputs import OutputTarget, dump_json, write_bytes_atomic, write_image_atomic
+from detector.result import Detection, ResultJSON, StageTimer
 
 
 class Model(Protocol):
@@ -33,14 +34,6 @@ class DetectorOptions:
     max_boxes: int = 10
     max_image_side: int = 1024
     max_image_pixels: int = 50_000_000
-
-
-@dataclass
-class OutputTarget:
-    """Where one image's results go: the JSON always, the annotated image when `image` is set."""
-
-    json: Path
-    image: Path | None = None
 
 
 @dataclass
@@ -80,7 +73,7 @@ class Detector:
         with timer.stage("inference"):
             found = self.model.predict(decoded.array)
         detections = [d for d in found if d.score >= opts.min_score]
-        if annotate_to is not None:
+        if annotate_to is not None and decoded.full is not None:  # keep_full was set: the full image is there
             with timer.stage("annotate"):
                 # decoded.full is this call's own copy: draw on it rather than on another copy.
                 annotated = draw_detections(decoded.full, detections, opts.max_boxes, in_place=True)
@@ -95,8 +88,8 @@ class Detector:
         input_name: str,
         file_name: str,
         timer: StageTimer | None = None,
-        extra: dict | None = None,
-    ) -> tuple[dict, bytes]:
+        request_id: str | None = None,
+    ) -> tuple[ResultJSON, bytes]:
         """Detect, write the annotated image (if asked) and the result JSON; return record and its bytes.
 
         Timings are final before the JSON is serialised, so the file and the response are identical;
@@ -104,14 +97,15 @@ class Detector:
         """
         run = self.detect(source, annotate_to=target.image, timer=timer)
         record = self.result_record(run, input_name, file_name, target)
-        record.update(extra or {})  # caller's context, e.g. the service's request id
+        if request_id is not None:  # a node's request; local runs have none
+            record["request_id"] = request_id
         data = dump_json(record)
         write_bytes_atomic(data, target.json)
         return record, data
 
-    def result_record(self, run: DetectionRun, input_name: str, file_name: str, target: OutputTarget) -> dict:
-        """The result JSON: the keys the old notebooks read, then the full detail."""
-        timings = run.timer.finish()
+    def result_record(self, run: DetectionRun, input_name: str, file_name: str, target: OutputTarget) -> ResultJSON:
+        """The result JSON (detector.result.ResultJSON): the keys the old notebooks read, then the full detail."""
+        timings: Any = run.timer.finish()
         dets = run.detections
         return {
             "objects_found": len(dets),
@@ -129,5 +123,5 @@ class Detector:
             "timings": timings,
             "result_path": str(target.json),
             "node": self.node,
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         }

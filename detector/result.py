@@ -1,10 +1,17 @@
-"""Plain data types shared by the detector, the service and the scripts."""
+"""The result of one detection: plain data types, and the one definition of the result JSON's keys.
+
+ResultJSON is what a node answers and writes beside the annotated image (and what the sender's
+local runner writes). app/openapi.py generates the OpenAPI schema from these TypedDicts, the
+pipeline builds the record with exactly these keys, and tests check both against a real answer.
+"""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Annotated, NotRequired, TypedDict
 
 STAGES = ("decode", "inference", "annotate", "write", "total")
 
@@ -17,7 +24,7 @@ class Detection:
     score: float
     box: tuple[float, float, float, float]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> DetectionJSON:
         """JSON-ready form, rounded so files stay small and diffs stay readable."""
         return {"label": self.label, "score": round(self.score, 4), "box": [round(v, 4) for v in self.box]}
 
@@ -42,3 +49,65 @@ class StageTimer:
         """Set `total` to the time since the timer started and return all stages."""
         self.seconds["total"] = time.perf_counter() - self.started
         return {k: round(v, 6) for k, v in self.seconds.items()}
+
+
+# Each key's type, then its description, then (optionally) extra JSON-schema constraints.
+Fraction = Annotated[float, "in [0, 1]", {"minimum": 0, "maximum": 1}]
+
+
+class DetectionJSON(TypedDict):
+    """One detection in the result JSON."""
+
+    label: Annotated[str, "class label as the model names it"]
+    score: Fraction
+    box: Annotated[list[Fraction], "[ymin, xmin, ymax, xmax], normalised to [0, 1]", {"minItems": 4, "maxItems": 4}]
+
+
+class ImageSizeJSON(TypedDict):
+    """Size of the input in pixels, after EXIF orientation."""
+
+    width: Annotated[int, "pixels"]
+    height: Annotated[int, "pixels"]
+
+
+class ModelJSON(TypedDict):
+    """The model that answered."""
+
+    handle: Annotated[str, "MODEL_HANDLE of the node"]
+    family: Annotated[str, "openimages or tf2-detection-zoo"]
+
+
+class TimingsJSON(TypedDict):
+    """Seconds per stage of the node's work on this image."""
+
+    decode: Annotated[float, "read + decode + resize"]
+    inference: Annotated[float, "the model alone"]
+    annotate: Annotated[float, "drawing the boxes (0 without output)"]
+    write: Annotated[float, "writing the annotated image (0 without output)"]
+    total: Annotated[
+        float,
+        "from the start of the request's work to the final result, before the JSON itself is written; "
+        "for uploads it starts once the body is received, so round trip - total is the transfer share",
+    ]
+
+
+class ResultJSON(TypedDict):
+    """The result JSON: the keys the old notebooks read first, then the full detail."""
+
+    objects_found: Annotated[int, "number of detections returned (score >= min_score)", {"minimum": 0}]
+    detection_class_entities: Annotated[list[str], "their labels, best first"]
+    detection_scores: Annotated[list[float], "their scores in [0, 1], same order"]
+    inference_time: Annotated[float, "model time alone (= timings.inference)"]
+    total_det_loop_time: Annotated[float, "server time for the whole request (= timings.total)"]
+    annotated_image_path: Annotated[str, "where the annotated image was written; empty when output was off"]
+    input: Annotated[str, "what the client sent: the input value, or the upload's file name"]
+    file: Annotated[str, "the image's path relative to IMAGES_DIR (links resolved), or uploads/..."]
+    image: ImageSizeJSON
+    model: ModelJSON
+    min_score: Annotated[float, "the threshold applied"]
+    detections: Annotated[list[DetectionJSON], "every detection, best first"]
+    timings: TimingsJSON
+    result_path: Annotated[str, "where this JSON was written"]
+    node: Annotated[str, "host name of the machine that ran the model"]
+    created_at: Annotated[str, "UTC time, ISO 8601", {"format": "date-time"}]
+    request_id: NotRequired[Annotated[str, "the request's id (X-Request-ID or generated); absent in --local runs"]]

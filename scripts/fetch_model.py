@@ -1,269 +1,60 @@
-"""Download a detector once and check that it loads, so nodes can start without the internet.
+#!/usr/bin/env python3
+"""Download a TF Hub / Kaggle detector once and check that it loads, so nodes can start without the internet.
 
     python scripts/fetch_model.py HANDLE --dest DIR        # plain SavedModel folder at DIR; nodes use MODEL_HANDLE=DIR
     python scripts/fetch_model.py HANDLE [--cache-dir DIR] # fill the TF Hub cache (TFHUB_CACHE_DIR); nodes keep
                                                            # MODEL_HANDLE=HANDLE and read it from the same cache
 
-HANDLE is a TF Hub URL, a Kaggle model URL or handle (owner/model/framework/variation/version),
-or a local SavedModel folder. The download goes through tensorflow_hub's own resolver (the
-`?tf-hub-format=compressed` archive), then the model is loaded with detector.load_model and
-warmed up once. Exit status 0 when it loads; otherwise one line on stderr says what went wrong
+HANDLE is a TF Hub URL, a Kaggle model URL or handle (owner/model/framework/variation/version), or a
+local SavedModel folder. Exit status 0 when it loads; otherwise one line on stderr says what went wrong
 and what to do, and the status is 1 (2 for a bad command line).
 """
+
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import re
-import shutil
 import socket
 import sys
-import tarfile
-import tempfile
 import time
 import traceback
-import urllib.error
-import warnings
-import zlib
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
-from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # run as `python scripts/fetch_model.py` from anywhere
-    sys.path.insert(0, str(REPO))
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-KAGGLE_MODELS = "https://www.kaggle.com/models/"
-# owner/model/framework/variation/version, as Kaggle shows it (e.g. google/x/tensorFlow2/y/1)
-_KAGGLE_HANDLE = re.compile(r"^[\w.-]+/[\w.-]+/[\w.-]+/[\w.-]+/\d+$")
-PROVENANCE_FILE = "FETCHED_FROM.txt"
+from detector import is_remote
+from detector.fetch import FetchError, run
 
 
-class FetchError(RuntimeError):
-    """The model could not be fetched or does not load; the message is one line for the user."""
-
-
-@dataclass
-class FetchResult:
-    """Where the model now is and how it loaded."""
-
-    handle: str  # what the nodes should use as MODEL_HANDLE
-    location: Path  # the SavedModel folder on disk
-    family: str
-    signature: str
-    load_seconds: float
-    warmup_seconds: float
-
-
-def normalize_handle(handle: str) -> str:
-    """A URL as given, `file://X` -> X, a Kaggle handle -> its Kaggle model URL, anything else as a local path."""
-    handle = handle.strip()
-    if handle.startswith("file://"):
-        return handle[len("file://"):]
-    if "://" in handle:
-        return handle
-    if not os.path.exists(handle) and _KAGGLE_HANDLE.match(handle):
-        return KAGGLE_MODELS + handle
-    return handle
-
-
-def is_remote(handle: str) -> bool:
-    """True for handles tensorflow_hub downloads (http, https, gs)."""
-    return "://" in handle
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """The exception and the ones it was raised from or during."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def describe_failure(handle: str, exc: BaseException, timeout: float | None = None) -> str:
-    """One line saying what failed and what to do, for the errors a download or load can raise."""
-    from detector import ModelLoadError
-
-    advice = ("Fetch it on a machine that can download it (--dest DIR) and copy DIR here, "
-              "or use a local SavedModel folder as HANDLE.")
-    if isinstance(exc, urllib.error.HTTPError):
-        url = getattr(exc, "filename", None) or handle
-        if exc.code in (401, 403):
-            return (f"HTTP {exc.code} {exc.reason} from {url}: the server refuses this download "
-                    f"(tfhub.dev now redirects to Kaggle, which refuses some models). {advice}")
-        if exc.code in (404, 410):
-            return f"HTTP {exc.code} {exc.reason} from {url}: no model at this handle; check its spelling and version."
-        return f"HTTP {exc.code} {exc.reason} from {url}. {advice}"
-    if isinstance(exc, (TimeoutError, socket.timeout)) or (
-        isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, (TimeoutError, socket.timeout))
-    ):
-        return f"no answer from {urlsplit(handle).netloc or handle} within {timeout or '?'} s. {advice}"
-    if isinstance(exc, urllib.error.URLError):
-        return (f"cannot reach {urlsplit(handle).netloc or handle} ({exc.reason}): this machine looks offline, "
-                f"or the address is wrong. {advice}")
-    archive_error = next((e for e in _chain(exc) if isinstance(e, (tarfile.TarError, EOFError, zlib.error))), None)
-    if archive_error is not None:  # tensorflow_hub re-raises tarfile.ReadError as a bare OSError
-        return (f"the download from {handle} is not a gzipped tar of a SavedModel "
-                f"({type(archive_error).__name__}: {archive_error}).")
-    if isinstance(exc, ModelLoadError):
-        return str(exc)
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:300] if text else ''} (handle {handle})"
-
-
-def import_hub():
-    """Import tensorflow_hub with TensorFlow's start-up chatter (written to fd 2 by C++) held back.
-
-    The chatter is replayed only when the import fails, so an error stays one readable line.
-    """
-    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-    if "tensorflow_hub" in sys.modules:
-        return sys.modules["tensorflow_hub"]
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401 - its C++ logging starts here
-            import tensorflow_hub
-        except BaseException:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-    return tensorflow_hub
-
-
-@contextlib.contextmanager
-def _env(name: str, value: str) -> Iterator[None]:
-    """Set one environment variable for the block (tensorflow_hub reads TFHUB_CACHE_DIR on every call)."""
-    old = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = old
-
-
-def download_to_cache(handle: str, cache_dir: Path) -> Path:
-    """Resolve a remote handle into `cache_dir` with tensorflow_hub (no request when already cached)."""
-    hub = import_hub()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with _env("TFHUB_CACHE_DIR", str(cache_dir)):
-        return Path(hub.resolve(handle))
-
-
-def _place(source: Path, dest: Path, move: bool) -> None:
-    """Put the SavedModel folder `source` at `dest` in one rename (dest's parent must exist)."""
-    staging = dest.with_name(f".{dest.name}.new-{os.getpid()}")
-    if move:
-        source.rename(staging)
-    else:
-        shutil.copytree(source, staging)
-    old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-    if dest.exists() or dest.is_symlink():
-        dest.rename(old)
-    staging.rename(dest)
-    if old.is_dir() and not old.is_symlink():
-        shutil.rmtree(old, ignore_errors=True)
-    elif old.exists() or old.is_symlink():
-        old.unlink()
-
-
-def fetch(handle: str, dest: Path | None = None, cache_dir: Path | None = None, force: bool = False) -> tuple[str, Path]:
-    """Download (or copy) the model; return (MODEL_HANDLE for the nodes, SavedModel folder)."""
-    if dest is not None and dest.exists() and not force and (not dest.is_dir() or any(dest.iterdir())):
-        raise FetchError(f"{dest} exists and is not empty; use --force to replace it")
-    if not is_remote(handle):
-        local = Path(handle)
-        if not (local / "saved_model.pb").is_file():
-            raise FetchError(f"{handle} is neither a URL nor a folder with a saved_model.pb")
-        if dest is None:
-            return str(local.resolve()), local.resolve()
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        _place(local, dest, move=False)
-        return str(dest.resolve()), dest.resolve()
-    if dest is None:
-        if cache_dir is None:
-            raise FetchError("give --dest DIR, or --cache-dir DIR (or set TFHUB_CACHE_DIR) to the cache the nodes "
-                             "use; otherwise the download would land in a temporary folder no node reads")
-        return handle, download_to_cache(handle, cache_dir).resolve()
-    dest = dest.resolve()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    # A private cache beside DEST: same file system, so the finished folder moves there in one rename.
-    scratch = dest.with_name(f".{dest.name}.fetch-{os.getpid()}")
-    try:
-        _place(download_to_cache(handle, scratch), dest, move=True)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    (dest / PROVENANCE_FILE).write_text(f"{handle}\nfetched {stamp}\n", encoding="utf-8")
-    return str(dest), dest
-
-
-def check(handle: str) -> tuple[str, str, float, float]:
-    """Load `handle` as the nodes will and run one warm-up inference: (family, signature, load s, warm-up s)."""
-    from detector import load_model
-
-    import_hub()
-    model = load_model(handle)
-    warmup = model.warm_up()
-    return model.family, model.signature_name, model.load_seconds, warmup
-
-
-def run(raw_handle: str, dest: Path | None = None, cache_dir: Path | None = None,
-        force: bool = False, load_check: bool = True) -> FetchResult:
-    """Fetch and check one model; every failure becomes a FetchError with a one-line message."""
-    handle = normalize_handle(raw_handle)
-    try:
-        node_handle, location = fetch(handle, dest, cache_dir, force)
-        family = signature = "unchecked"
-        load_s = warm_s = 0.0
-        if load_check:
-            # Remote + cache: load through the handle, exactly as a node will (from the cache, no request).
-            target = node_handle if is_remote(node_handle) else str(location)
-            with _env("TFHUB_CACHE_DIR", str(cache_dir)) if cache_dir else contextlib.nullcontext():
-                family, signature, load_s, warm_s = check(target)
-    except FetchError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - every failure becomes one readable line
-        timeout = socket.getdefaulttimeout()
-        raise FetchError(describe_failure(handle, exc, timeout)) from exc
-    return FetchResult(node_handle, location, family, signature, load_s, warm_s)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line entry point; prints one summary line, or one error line on stderr."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
     parser = argparse.ArgumentParser(
+        prog="fetch_model.py",
         description="Download a TF Hub / Kaggle detector once and check that it loads.",
         epilog="Example: python scripts/fetch_model.py "
-               "https://tfhub.dev/google/faster_rcnn/openimages_v4/inception_resnet_v2/1 --dest models/frcnn",
+        "https://tfhub.dev/google/faster_rcnn/openimages_v4/inception_resnet_v2/1 --dest models/frcnn",
     )
     parser.add_argument("handle", help="TF Hub URL, Kaggle model URL or handle, or local SavedModel folder")
     parser.add_argument("--dest", type=Path, help="put a plain SavedModel folder here (nodes: MODEL_HANDLE=DEST)")
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="TF Hub cache to fill when --dest is not given (default: $TFHUB_CACHE_DIR)")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="TF Hub cache to fill when --dest is not given (default: $TFHUB_CACHE_DIR)",
+    )
     parser.add_argument("--force", action="store_true", help="replace a non-empty --dest")
     parser.add_argument("--no-check", action="store_true", help="skip loading and warming up the model")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="seconds a network read may stall before giving up (default 60)")
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds a network read may stall before giving up (default 60)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="print the traceback of a failure too")
-    args = parser.parse_args(argv)
+    return parser
 
-    cache_dir = args.cache_dir or (Path(os.environ["TFHUB_CACHE_DIR"]) if os.environ.get("TFHUB_CACHE_DIR") else None)
+
+def main(argv: list[str] | None = None) -> int:
+    """Fetch and check; prints one summary line, or one error line on stderr."""
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported: no C++ start-up chatter
+    env_cache = os.environ.get("TFHUB_CACHE_DIR")
+    cache_dir = args.cache_dir or (Path(env_cache) if env_cache else None)
     # tensorflow_hub calls urlopen without a timeout; a stalled connection must not hang a build forever.
     socket.setdefaulttimeout(args.timeout)
     if sys.stderr.isatty():
@@ -276,14 +67,16 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"fetch_model: error: {exc}", file=sys.stderr)
         return 1
-    elapsed = time.perf_counter() - t0
     where = f"MODEL_HANDLE={result.handle}"
     if is_remote(result.handle):
         where += f" with TFHUB_CACHE_DIR={cache_dir}"
-    checked = ("not loaded (--no-check)" if args.no_check else
-               f"{result.family} family, signature {result.signature}, load {result.load_seconds:.1f} s, "
-               f"warm-up {result.warmup_seconds:.1f} s")
-    print(f"ok: {result.location} ({checked}; {elapsed:.1f} s in all). Nodes: {where}")
+    checked = (
+        "not loaded (--no-check)"
+        if args.no_check
+        else f"{result.family} family, signature {result.signature}, load {result.load_seconds:.1f} s, "
+        f"warm-up {result.warmup_seconds:.1f} s"
+    )
+    print(f"ok: {result.location} ({checked}; {time.perf_counter() - t0:.1f} s in all). Nodes: {where}")
     return 0
 
 

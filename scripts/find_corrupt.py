@@ -4,37 +4,40 @@ code the nodes use. Prints only the problems, one per line (`path: reason`); exi
 
     python scripts/find_corrupt.py images/ [--quarantine broken/]
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a file: make the repository's packages importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from scripts.corrupt_scan import quarantine, scan  # noqa: E402
-
-
-def default_max_pixels() -> int:
-    """The nodes' limit: MAX_IMAGE_PIXELS from the environment, read the way a node reads it."""
-    from app.config import Settings
-
-    return Settings.from_env().max_image_pixels
+from client.corrupt import quarantine, scan
+from detector import DetectionSettings
 
 
 def main(argv: list[str] | None = None) -> int:
     """Scan the folder; returns 1 if any image is corrupt, 0 if none."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="find_corrupt.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("folder", type=Path, help="folder to scan recursively")
-    parser.add_argument("--quarantine", type=Path, metavar="DIR",
-                        help="move each corrupt image here, keeping its path relative to FOLDER")
-    parser.add_argument("--max-pixels", type=int, metavar="N",
-                        help="refuse larger images, like a node (default: MAX_IMAGE_PIXELS or 50000000)")
+    parser.add_argument(
+        "--quarantine",
+        type=Path,
+        metavar="DIR",
+        help="move each corrupt image here, keeping its path relative to FOLDER",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        metavar="N",
+        help="refuse larger images, like a node (default: MAX_IMAGE_PIXELS or 50000000)",
+    )
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         parser.error(f"{args.folder} is not a folder")
-    max_pixels = args.max_pixels or default_max_pixels()
+    # The nodes' limit: MAX_IMAGE_PIXELS from the environment, read the way a node reads it.
+    max_pixels = args.max_pixels or DetectionSettings.from_env().max_image_pixels
     found = 0
     exclude = [args.quarantine] if args.quarantine else []
     for problem in scan(args.folder, max_pixels, exclude):

@@ -1,135 +1,23 @@
 #!/usr/bin/env python3
 """Build an offloading report from sender record logs: report.md, self-contained report.html, PNG plots.
 
-    python scripts/report.py output/local.jsonl output/remote-2.jsonl --out report/
+python scripts/report.py output/local.jsonl output/remote-2.jsonl --out report/
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a file: make the repository's packages importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from scripts.report_data import Series, load_series  # noqa: E402
-from scripts.report_plots import make_plots  # noqa: E402
-from scripts.report_render import Doc, to_html, to_markdown  # noqa: E402
-from scripts.report_verdict import TIE, Comparison, compare_all, sentences  # noqa: E402
-from scripts.sender_summary import HEADERS, table_rows  # noqa: E402
-
-VERDICT_HEADERS = [
-    "remote run", "images", "local ms/img", "remote ms/img", "faster per image", "local img/s", "remote img/s",
-    "faster overall", "S kB", "T_server ms", "L ms", "break-even MB/s",
-]
-
-FORMULA = """\
-T_remote(B) = S / B + T_server + L        (offload one image over an uplink of B bytes/s)
-T_local                                   (run it on the device)
-offloading pays  <=>  S / B < T_local - T_server - L
-break-even       B* = S / (T_local - T_server - L)     (never, if T_server + L >= T_local)"""
-
-
-def verdict_row(c: Comparison) -> list[str]:
-    """The verdict table row; the test reads these exact cells back."""
-    even = "never" if c.break_even is None else f"{c.break_even / 1e6:.3f}"
-    return [
-        c.remote, str(c.images), f"{c.local_time * 1000:.1f}", f"{c.remote_time * 1000:.1f}", c.faster_per_image,
-        f"{c.local_rate:.2f}", f"{c.remote_rate:.2f}", c.faster_overall, f"{c.size / 1000:.1f}",
-        f"{c.server_time * 1000:.1f}", f"{c.latency * 1000:.1f}", even,
-    ]
-
-
-def bottom_line(comparisons: list[Comparison]) -> str:
-    """One sentence: the quickest way per image and the quickest overall, over all runs compared."""
-    c0 = comparisons[0]
-    per_image = min([(c0.local_time, c0.local)] + [(c.remote_time, c.remote) for c in comparisons])
-    overall = max([(c0.local_rate, c0.local)] + [(c.remote_rate, c.remote) for c in comparisons])
-    return (f"**Bottom line:** quickest per image: `{per_image[1]}` ({per_image[0] * 1000:.1f} ms); "
-            f"most images per second: `{overall[1]}` ({overall[0]:.2f} images/s). Runs less than "
-            f"{TIE:.0%} apart are called level: repeated runs on one machine differ by more than that.")
-
-
-def _run_row(s: Series) -> list[str]:
-    hosts = sorted({r["host"] for r in s.records if r.get("host")})
-    per_node = sorted({str(r.get("per_node")) for r in s.records if r.get("per_node")})
-    return [
-        s.name, s.path.name, s.mode, ", ".join(s.nodes) if not s.is_local else "local",
-        "/".join(per_node) or "-", f"{s.bandwidth_mbps:g} MB/s" if s.bandwidth_mbps else "-",
-        str(s.overall.images), str(s.overall.ok), str(s.overall.failed), ", ".join(hosts) or "-",
-    ]
-
-
-def build(series: list[Series], out: Path, title: str) -> Doc:
-    """Write the plots into `out` and return the report document."""
-    plots = make_plots(series, out)
-    comparisons = compare_all(series)
-    doc = Doc()
-    doc.h(1, title)
-    doc.p(f"Built by `scripts/report.py` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from "
-          f"{len(series)} record logs of `scripts/sender.py`. Times are per image; the local run is the edge "
-          "device doing the work itself, remote runs send the images to detection nodes.")
-    doc.table(["run", "log", "mode", "nodes", "per node", "bandwidth", "images", "ok", "failed", "host(s)"],
-              [_run_row(s) for s in series])
-
-    doc.h(2, "Summary")
-    doc.p("Images/s = images handled (ok or failed) / wall time (first request sent to last answer, summed "
-          "over resumed runs; per node: that node's own busy span). Timing cells are mean/p50/p95 in ms over "
-          "the ok images. Transfer = round-trip - server total: the network and serialisation share "
-          "(for a local run: the time outside the detector's own timer).")
-    for s in series:
-        doc.h(3, s.name)
-        doc.table(HEADERS, table_rows(s.stats))
-
-    doc.h(2, "Time per stage")
-    doc.img(plots["stages"], "time per stage")
-    doc.h(2, "Throughput over time, per node")
-    doc.img(plots["throughput"], "throughput over time")
-    doc.h(2, "Local vs remote, per image")
-    doc.img(plots["local_vs_remote"], "local vs remote per-image time")
-
-    doc.h(2, "Offloading verdict")
-    if not comparisons:
-        doc.p("No verdict: it needs the log of a `--local` run and of at least one remote run with ok images.")
-    else:
-        local = comparisons[0].local
-        doc.p(f"Each remote run against the local run `{local}`. Per-image times are means over the images "
-              "both runs processed; images/s are of each whole run.")
-        doc.p(bottom_line(comparisons))
-        doc.table(VERDICT_HEADERS, [verdict_row(c) for c in comparisons])
-        for c in comparisons:
-            doc.h(3, f"{c.remote} vs {c.local}")
-            doc.ul(sentences(c))
-        doc.h(3, "How the break-even bandwidth is computed")
-        doc.code(FORMULA)
-        doc.ul([
-            "S: mean size of the images (bytes on disk, what an upload sends).",
-            "T_local: mean per-image time of the local run (read + decode + inference + outputs).",
-            "T_server: mean server total time of the remote run (the node's own timer).",
-            "L: measured latency, the mean of transfer - upload time, where transfer = round-trip - server "
-            "total and the upload time is the request body / the --bandwidth throttle (0 without a throttle, "
-            "which leaves the fast local upload inside L and makes B* slightly pessimistic). When several "
-            "uploads share the throttled link (several nodes), the wait for the link ends up in L too.",
-            "A remote run in path mode uploads nothing, so its round-trip is T_server + L: it shows what a "
-            "link of unlimited bandwidth would give, and B* says how slow a real uplink may be before "
-            "that advantage is gone.",
-            "The rates compare whole runs: several nodes work in parallel, so a remote run can win overall "
-            "while each image takes longer; S x R_local is the uplink needed to keep that up.",
-        ])
-    failed = [(s.name, r) for s in series for r in s.records if not r.get("ok")]
-    if failed:
-        doc.h(2, "Failed images")
-        doc.table(["run", "file", "node", "error"],
-                  [[name, r["file"], r.get("node") or "-", (r.get("error") or "")[:200]] for name, r in failed[:100]])
-        if len(failed) > 100:
-            doc.p(f"... and {len(failed) - 100} more (see the logs).")
-    return doc
+from reporting.build import NoRecordsError, write_report
 
 
 def main(argv: list[str] | None = None) -> int:
     """Read the logs and write report.md, report.html and the plots into --out."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="report.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("logs", nargs="+", type=Path, metavar="LOG", help="record logs written by sender.py")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the report")
     parser.add_argument("--title", default="Offloading report", help="report title")
@@ -137,16 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(p) for p in args.logs if not p.is_file()]
     if missing:
         parser.error(f"no such log: {', '.join(missing)}")
-    series = load_series(args.logs)
-    if not series:
-        print("no records in the given logs", file=sys.stderr)
+    try:
+        written = write_report(args.logs, args.out, args.title)
+    except NoRecordsError as exc:
+        print(exc, file=sys.stderr)
         return 1
-    args.out.mkdir(parents=True, exist_ok=True)
-    doc = build(series, args.out, args.title)
-    (args.out / "report.md").write_text(to_markdown(doc), encoding="utf-8")
-    (args.out / "report.html").write_text(to_html(doc, args.title), encoding="utf-8")
-    for name in ("report.md", "report.html", "stages.png", "throughput.png", "local_vs_remote.png"):
-        print(args.out / name)
+    for path in written:
+        print(path)
     return 0
 
 

@@ -1,4 +1,5 @@
 """Shared fixtures: models and images the tests build, real gunicorn nodes, the shared fixtures."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.nodes import REPO, start_node
 from tests import images as test_images
-from tests.servers import REPO, start_node
 
 SHARED = Path(os.environ.get("SHARED_DIR", REPO.parent / "shared"))
 SHARED_MODELS = SHARED / "models"
@@ -23,7 +24,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def tiny_model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The two tiny SavedModels, one per TF Hub family, built once per session."""
-    from tests.model_factory import build_openimages_style, build_zoo_style
+    from harness.tiny_models import build_openimages_style, build_zoo_style
 
     root = tmp_path_factory.mktemp("models")
     return {
@@ -64,14 +65,16 @@ def app(tiny_models: dict, images_dir: Path, tmp_path: Path):
     from detector import Detector, DetectorOptions
 
     detector = Detector(tiny_models["openimages"], DetectorOptions())
-    return create_app({
-        "TESTING": True,
-        "IMAGES_DIR": str(images_dir),
-        "OUTPUT_DIR": str(tmp_path / "output"),
-        "MODEL_HANDLE": "tiny-openimages",
-        "MAX_UPLOAD_MB": 1,
-        "DETECTOR": detector,
-    })
+    return create_app(
+        {
+            "TESTING": True,
+            "IMAGES_DIR": str(images_dir),
+            "OUTPUT_DIR": str(tmp_path / "output"),
+            "MODEL_HANDLE": "tiny-openimages",
+            "MAX_UPLOAD_MB": 1,
+            "DETECTOR": detector,
+        }
+    )
 
 
 @pytest.fixture

@@ -1,10 +1,11 @@
 """A snapshot of a folder tree, to prove a request created or changed nothing outside a root."""
+
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 
 def snapshot(base: Path, skip: Iterable[Path] = ()) -> dict[bytes, tuple]:

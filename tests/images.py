@@ -2,6 +2,7 @@
 
 GOOD lists files a node must answer 200 for; BAD lists files it must answer 422 for.
 """
+
 from __future__ import annotations
 
 import struct
@@ -12,8 +13,20 @@ import numpy as np
 from PIL import Image
 
 GOOD = [
-    "red.jpg", "green.png", "blue.webp", "grey.png", "rgba.png", "palette.gif", "animated.gif",
-    "cmyk.jpg", "gray16.png", "exif_rotated.jpg", "wide.bmp", "a/same.jpg", "b/same.jpg", "café ☕.jpg",
+    "red.jpg",
+    "green.png",
+    "blue.webp",
+    "grey.png",
+    "rgba.png",
+    "palette.gif",
+    "animated.gif",
+    "cmyk.jpg",
+    "gray16.png",
+    "exif_rotated.jpg",
+    "wide.bmp",
+    "a/same.jpg",
+    "b/same.jpg",
+    "café ☕.jpg",
 ]
 BAD = ["empty.jpg", "truncated.jpg", "text.jpg", "bomb.png", "bomb_moderate.png", "bomb.gif", "bomb.jpg"]
 

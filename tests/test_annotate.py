@@ -1,4 +1,5 @@
 """detector.annotate: boxes and labels on the full image, colours stable across processes."""
+
 from __future__ import annotations
 
 import subprocess
@@ -8,7 +9,7 @@ from PIL import Image
 
 from detector.annotate import PALETTE, draw_detections, label_colour
 from detector.result import Detection
-from tests.servers import REPO
+from harness.nodes import REPO
 
 
 def test_colour_is_stable_across_processes_with_different_hash_seeds():
@@ -17,7 +18,11 @@ def test_colour_is_stable_across_processes_with_different_hash_seeds():
     code = f"from detector.annotate import label_colour; print([label_colour(l) for l in {labels!r}])"
     for seed in ("1", "12345"):
         out = subprocess.run(
-            [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
             env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"},
         ).stdout
         assert out.strip() == repr(here)
@@ -30,11 +35,12 @@ def test_draws_box_and_label_on_a_full_size_copy():
     out = draw_detections(image, [det])
     assert out.size == (640, 480) and out is not image
     assert image.getpixel((160, 240)) == (255, 255, 255)  # the input is untouched
-    colour = tuple(int(label_colour("Person")[i:i + 2], 16) for i in (1, 3, 5))
+    colour = tuple(int(label_colour("Person")[i : i + 2], 16) for i in (1, 3, 5))
     assert out.getpixel((160, 300)) == colour  # left edge of the box
     assert out.getpixel((320, 240)) == (255, 255, 255)  # inside the box stays clear
     label_area = out.crop((160, 90, 320, 120))  # label sits above the box
-    assert len(label_area.getcolors(10000)) > 1
+    colours = label_area.getcolors(10000)
+    assert colours is not None and len(colours) > 1
 
 
 def test_only_the_top_max_boxes_are_drawn():

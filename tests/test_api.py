@@ -1,4 +1,5 @@
 """app: /api/detect request forms, outputs and JSON errors, through Flask's test client (tiny real model)."""
+
 from __future__ import annotations
 
 import io
@@ -39,10 +40,20 @@ def test_query_string_and_json_body(client, app):
     assert Path(r.get_json()["annotated_image_path"]).is_file()
 
 
-@pytest.mark.parametrize("value, saved", [
-    (None, False), ("1", True), ("true", True), ("YES", True), ("on", True),
-    ("0", False), ("false", False), ("No", False), ("off", False),
-])
+@pytest.mark.parametrize(
+    "value, saved",
+    [
+        (None, False),
+        ("1", True),
+        ("true", True),
+        ("YES", True),
+        ("on", True),
+        ("0", False),
+        ("false", False),
+        ("No", False),
+        ("off", False),
+    ],
+)
 def test_output_flag(client, app, value, saved):
     data = {"input": "red.jpg"} if value is None else {"input": "red.jpg", "output": value}
     r = client.post("/api/detect", data=data)
@@ -53,7 +64,9 @@ def test_output_flag(client, app, value, saved):
 
 @pytest.mark.parametrize("value", ["maybe", "2", "", "tru"])
 def test_output_flag_other_values_are_400(client, value):
-    assert "output must be one of" in _json_error(client.post("/api/detect", data={"input": "red.jpg", "output": value}), 400)
+    assert "output must be one of" in _json_error(
+        client.post("/api/detect", data={"input": "red.jpg", "output": value}), 400
+    )
 
 
 def test_same_name_in_two_folders_never_collides(client, app):
@@ -99,17 +112,20 @@ def test_upload_too_large_is_413(client):
     assert "limit is 1" in _json_error(r, 413, "too_large")
 
 
-@pytest.mark.parametrize("kwargs, status, text", [
-    ({"data": "hello", "content_type": "text/plain"}, 415, "unsupported content type"),
-    ({"data": {}}, 400, "missing image"),
-    ({"data": {"output": "1"}}, 400, "missing image"),
-    ({"data": {"input": ""}}, 400, "non-empty"),
-    ({"data": {"input": "red.jpg", "ouptut": "1"}}, 400, "unknown parameter"),
-    ({"query_string": "input=red.jpg", "data": {"input": "green.png"}}, 400, "more than once"),
-    ({"data": "[1, 2]", "content_type": "application/json"}, 400, "JSON body must be an object"),
-    ({"data": "{broken", "content_type": "application/json"}, 400, "JSON body must be an object"),
-    ({"json": {"input": 5}}, 400, "non-empty path"),
-])
+@pytest.mark.parametrize(
+    "kwargs, status, text",
+    [
+        ({"data": "hello", "content_type": "text/plain"}, 415, "unsupported content type"),
+        ({"data": {}}, 400, "missing image"),
+        ({"data": {"output": "1"}}, 400, "missing image"),
+        ({"data": {"input": ""}}, 400, "non-empty"),
+        ({"data": {"input": "red.jpg", "ouptut": "1"}}, 400, "unknown parameter"),
+        ({"query_string": "input=red.jpg", "data": {"input": "green.png"}}, 400, "more than once"),
+        ({"data": "[1, 2]", "content_type": "application/json"}, 400, "JSON body must be an object"),
+        ({"data": "{broken", "content_type": "application/json"}, 400, "JSON body must be an object"),
+        ({"json": {"input": 5}}, 400, "non-empty path"),
+    ],
+)
 def test_bad_parameters(client, kwargs, status, text):
     assert text in _json_error(client.post("/api/detect", **kwargs), status)
 
@@ -125,10 +141,15 @@ def test_wrong_method_and_unknown_route_are_json(client):
 
 
 def test_not_ready_is_503_and_health_still_answers(tmp_path, images_dir):
-    app = create_app({
-        "TESTING": True, "IMAGES_DIR": str(images_dir), "OUTPUT_DIR": str(tmp_path / "o"),
-        "MODEL_HANDLE": str(tmp_path / "missing-model"), "EXIT_ON_LOAD_FAILURE": False,
-    })
+    app = create_app(
+        {
+            "TESTING": True,
+            "IMAGES_DIR": str(images_dir),
+            "OUTPUT_DIR": str(tmp_path / "o"),
+            "MODEL_HANDLE": str(tmp_path / "missing-model"),
+            "EXIT_ON_LOAD_FAILURE": False,
+        }
+    )
     service = app.extensions["model_service"]
     client = app.test_client()
     assert client.get("/api/health").status_code == 200

@@ -1,18 +1,26 @@
 """Optional API key, on a real gunicorn node started with API_KEY."""
+
 from __future__ import annotations
 
 import pytest
 
-from tests.servers import start_node
+from harness.nodes import start_node
 
 KEY = "s3cret-key-for-tests"
 
 
 @pytest.fixture(scope="module")
 def locked_node(tiny_model_dirs, session_images, tmp_path_factory):
-    node = start_node({"MODEL_HANDLE": str(tiny_model_dirs["openimages"]), "IMAGES_DIR": str(session_images),
-                       "OUTPUT_DIR": str(tmp_path_factory.mktemp("auth-out")), "API_KEY": KEY},
-                      tmp_path_factory.mktemp("auth-logs") / "node.log", ready_headers={"X-API-Key": KEY})
+    node = start_node(
+        {
+            "MODEL_HANDLE": str(tiny_model_dirs["openimages"]),
+            "IMAGES_DIR": str(session_images),
+            "OUTPUT_DIR": str(tmp_path_factory.mktemp("auth-out")),
+            "API_KEY": KEY,
+        },
+        tmp_path_factory.mktemp("auth-logs") / "node.log",
+        ready_headers={"X-API-Key": KEY},
+    )
     yield node
     node.stop()
 
@@ -21,10 +29,26 @@ def test_health_is_open(locked_node):
     assert locked_node.get("/api/health").status_code == 200
 
 
-@pytest.mark.parametrize("path, method", [("/api/ready", "get"), ("/api/info", "get"), ("/metrics", "get"),
-                                          ("/api/openapi.json", "get"), ("/api/detect", "post")])
-@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"},
-                                     {"X-API-Key": KEY[:-1]}, {"Authorization": "Basic " + KEY}])
+@pytest.mark.parametrize(
+    "path, method",
+    [
+        ("/api/ready", "get"),
+        ("/api/info", "get"),
+        ("/metrics", "get"),
+        ("/api/openapi.json", "get"),
+        ("/api/detect", "post"),
+    ],
+)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-API-Key": "wrong"},
+        {"Authorization": "Bearer wrong"},
+        {"X-API-Key": KEY[:-1]},
+        {"Authorization": "Basic " + KEY},
+    ],
+)
 def test_everything_else_needs_the_key(locked_node, path, method, headers):
     r = getattr(locked_node, method)(path, headers=headers, data={"input": "red.jpg"} if method == "post" else None)
     assert r.status_code == 401

@@ -3,6 +3,7 @@
 Only the machinery is checked here: with the tiny model and sizes the figures mean nothing, so no
 timing is asserted. The real run is `python -m bench` (see bench/RESULTS.md).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,10 +26,19 @@ def _children() -> set[int]:
 def test_smoke_run_writes_every_section_and_figure(tiny_model_dirs, tmp_path):
     before = _children()
     out = tmp_path / "bench" / "RESULTS.md"
-    status = bench_run.main([
-        "--smoke", "--out", str(out), "--tiny-model", str(tiny_model_dirs["openimages"]),
-        "--cache", str(tmp_path / "cache"), "--shared", str(tmp_path / "no-shared"),
-    ])
+    status = bench_run.main(
+        [
+            "--smoke",
+            "--out",
+            str(out),
+            "--tiny-model",
+            str(tiny_model_dirs["openimages"]),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--shared",
+            str(tmp_path / "no-shared"),
+        ]
+    )
     assert status == 0
     assert _children() <= before, "the benchmark left processes running"
 
@@ -42,9 +52,15 @@ def test_smoke_run_writes_every_section_and_figure(tiny_model_dirs, tmp_path):
     figures = {f["key"]: f for f in data["figures"]}
     expected = {
         f"overhead.tiny.{photo_set}.{ratio}"
-        for photo_set in ("photos", "camera") for ratio in ("path0_vs_b", "path0_vs_a", "path1_vs_b", "upload_vs_b")
-    } | {"pipelining.tiny.k2_out1_vs_b", "decode.draft_vs_naive", "startup.tiny.node_vs_load", "memory.tiny.w1",
-         "memory.tiny.w2"}
+        for photo_set in ("photos", "camera")
+        for ratio in ("path0_vs_b", "path0_vs_a", "path1_vs_b", "upload_vs_b")
+    } | {
+        "pipelining.tiny.k2_out1_vs_b",
+        "decode.draft_vs_naive",
+        "startup.tiny.node_vs_load",
+        "memory.tiny.w1",
+        "memory.tiny.w2",
+    }
     if SENDER.is_file():
         expected |= {"distribution.equal", "distribution.mixed", "distribution.equal_old", "distribution.mixed_old"}
     assert expected <= set(figures)

@@ -1,4 +1,5 @@
 """app.config: settings from environment variables, defaults that work, clear errors."""
+
 import pytest
 
 from app.config import ConfigError, Settings
@@ -8,7 +9,13 @@ from detector import DEFAULT_HANDLE
 def test_defaults():
     s = Settings.from_env({})
     assert s.model_handle == DEFAULT_HANDLE
-    assert (s.images_dir, s.output_dir, s.port, s.min_score, s.max_boxes) == ("/app/images", "/app/output", 5000, 0.1, 10)
+    assert (s.images_dir, s.output_dir, s.port, s.min_score, s.max_boxes) == (
+        "/app/images",
+        "/app/output",
+        5000,
+        0.1,
+        10,
+    )
 
 
 def test_values_are_read_and_typed():
@@ -16,12 +23,15 @@ def test_values_are_read_and_typed():
     assert (s.port, s.min_score, s.workers, s.model_handle, s.threads) == (5003, 0.35, 2, "/m", 2)
 
 
-@pytest.mark.parametrize("env, text", [
-    ({"PORT": "abc"}, "PORT='abc' is not a valid int"),
-    ({"MIN_SCORE": "2"}, "MIN_SCORE must be between 0 and 1"),
-    ({"WORKERS": "0"}, "WORKERS must be >= 1"),
-    ({"MAX_UPLOAD_MB": "-1"}, "MAX_UPLOAD_MB must be > 0"),
-])
+@pytest.mark.parametrize(
+    "env, text",
+    [
+        ({"PORT": "abc"}, "PORT='abc' is not a valid int"),
+        ({"MIN_SCORE": "2"}, "MIN_SCORE must be between 0 and 1"),
+        ({"WORKERS": "0"}, "WORKERS must be >= 1"),
+        ({"MAX_UPLOAD_MB": "-1"}, "MAX_UPLOAD_MB must be > 0"),
+    ],
+)
 def test_bad_values_name_the_variable(env, text):
     with pytest.raises(ConfigError, match=text.replace("(", r"\(")):
         Settings.from_env(env)

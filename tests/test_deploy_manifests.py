@@ -3,13 +3,14 @@
 Static facts only (no Docker here); ci/container_smoke.sh builds and runs the image for real, and
 ci/lint_container.sh runs hadolint, `docker compose config` and the Kubernetes schemas.
 """
+
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
 import shlex
-import subprocess
 import sys
 from dataclasses import fields
 
@@ -17,7 +18,8 @@ import pytest
 import yaml
 
 from app.config import Settings
-from tests.servers import GUNICORN_CMD, REPO
+from client.cli import build_parser
+from harness.nodes import GUNICORN_CMD, REPO
 
 DEFAULTS = Settings()
 SETTING_NAMES = {f.name.upper() for f in fields(Settings)}
@@ -25,6 +27,7 @@ CODE_PATHS = ("app/", "detector/", "scripts/", "gunicorn.conf.py")
 
 
 # --- Dockerfile -----------------------------------------------------------------------------------
+
 
 def dockerfile() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
@@ -98,7 +101,8 @@ def test_dependencies_are_installed_before_the_code_is_copied():
 def test_build_arguments_select_requirements_and_bake_a_model():
     args = dict(a.partition("=")[::2] for a in instructions("ARG"))
     assert args["REQUIREMENTS"] == "requirements.txt" and args["BAKE_MODEL"] == '""'
-    bake = next(a for w, a in dockerfile() if w == "RUN" and "fetch_model.py" in a)
+    bake = next(a for w, a in dockerfile() if w == "RUN" and "fetch_model" in a)
+    assert "python -m scripts.fetch_model" in bake
     assert '"${BAKE_MODEL}" --dest /app/model' in bake
     assert dockerfile_env()["MODEL_HANDLE"] == "${BAKE_MODEL:+/app/model}"  # empty -> config default
 
@@ -151,8 +155,9 @@ def _docker_excluded(path: str, patterns: list[str]) -> bool:
 
 
 def test_dockerignore_sends_only_what_a_node_runs():
-    patterns = [ln.strip() for ln in (REPO / ".dockerignore").read_text().splitlines()
-                if ln.strip() and not ln.startswith("#")]
+    patterns = [
+        ln.strip() for ln in (REPO / ".dockerignore").read_text().splitlines() if ln.strip() and not ln.startswith("#")
+    ]
     sent = []
     for root, dirs, files in os.walk(REPO):
         dirs[:] = [d for d in dirs if d not in (".git", ".venv")]
@@ -160,19 +165,47 @@ def test_dockerignore_sends_only_what_a_node_runs():
             rel = os.path.relpath(os.path.join(root, f), REPO)
             if not _docker_excluded(rel, patterns):
                 sent.append(rel)
-    assert {"gunicorn.conf.py", "requirements.txt", "requirements-gpu.txt", "app/api.py",
-            "detector/model.py", "scripts/fetch_model.py"} <= set(sent)
-    allowed = ("app/", "detector/", "scripts/", "gunicorn.conf.py", "requirements")
+    assert {
+        "gunicorn.conf.py",
+        "requirements.txt",
+        "requirements-gpu.txt",
+        "app/api.py",
+        "detector/model.py",
+        "scripts/fetch_model.py",
+        "client/sender.py",
+        "pyproject.toml",
+    } <= set(sent)
+    allowed = (
+        "app/",
+        "client/",
+        "detector/",
+        "measure/",
+        "reporting/",
+        "scripts/",
+        "gunicorn.conf.py",
+        "pyproject.toml",
+        "requirements",
+    )
     assert [s for s in sent if not s.startswith(allowed)] == []
     assert not any("__pycache__" in s or s.endswith(".pyc") for s in sent)
-    for kept_out in ("tests/conftest.py", ".git/HEAD", "output/a.jpg.json", "images/a.jpg", "docs/deploy.md",
-                     "app/__pycache__/api.cpython-311.pyc", "scripts/x.pyc", "Dockerfile", ".ci/run"):
+    for kept_out in (
+        "tests/conftest.py",
+        ".git/HEAD",
+        "output/a.jpg.json",
+        "images/a.jpg",
+        "docs/deploy.md",
+        "app/__pycache__/api.cpython-311.pyc",
+        "scripts/x.pyc",
+        "Dockerfile",
+        ".ci/run",
+    ):
         assert _docker_excluded(kept_out, patterns), kept_out
     for source in (a.split()[0] for a in instructions("COPY")):
         assert (REPO / source).exists() and not _docker_excluded(source.rstrip("/"), patterns), source
 
 
 # --- docker-compose -------------------------------------------------------------------------------
+
 
 def load_yaml(name: str) -> dict:
     return yaml.safe_load((REPO / name).read_text())
@@ -227,23 +260,23 @@ def test_node_environment_names_are_real_settings(compose):
         assert names and names <= SETTING_NAMES | {"TFHUB_CACHE_DIR"}, names - SETTING_NAMES
 
 
-def test_sender_profile_runs_sender_then_report_against_every_node(compose):
+def _sender_args(argv: list[str]) -> argparse.Namespace:
+    """A deployment's sender command, parsed by the sender's own command line (so it is a valid one)."""
+    assert argv[:2] == ["python", "scripts/sender.py"], argv
+    return build_parser().parse_args(argv[2:])
+
+
+def test_sender_profile_runs_the_documented_sender_command_against_every_node(compose):
     sender = compose["services"]["sender"]
     nodes = _nodes(compose)
     assert sender["profiles"] == ["sender"]
     assert sender["depends_on"] == {n: {"condition": "service_healthy"} for n in nodes}
     assert _volume_targets(sender)[DEFAULTS.images_dir][1] is True
     assert _volume_targets(sender)[DEFAULTS.output_dir] == ("output", False)
-    (script,) = sender["command"]
-    script = script.replace("$$", "$")  # compose's escape for a literal $
-    send, report = [c.strip() for c in script.split("&&")][1:]
-    argv = shlex.split(send)
-    assert argv[:3] == ["python", "scripts/sender.py", DEFAULTS.images_dir]
-    addresses = argv[argv.index("--nodes") + 1:argv.index("--nodes") + 1 + len(nodes)]
-    assert addresses == [f"{n}:{DEFAULTS.port}" for n in nodes]
-    assert "--output" in argv and argv[argv.index("--log") + 1] == "$log"
-    assert shlex.split(report) == ["python", "scripts/report.py", "$log", "--out", f"{DEFAULTS.output_dir}/report"]
-    assert script.startswith(f"log={DEFAULTS.output_dir}/sender-") and ".jsonl" in script.split("&&")[0]
+    assert "entrypoint" not in sender  # no shell script: one documented command
+    args = _sender_args(sender["command"])
+    assert str(args.folder) == DEFAULTS.images_dir and args.nodes == [f"{n}:{DEFAULTS.port}" for n in nodes]
+    assert args.output and args.wait and str(args.report) == f"{DEFAULTS.output_dir}/report"
 
 
 def test_gpu_override_builds_with_cuda_and_reserves_gpus(compose):
@@ -258,6 +291,7 @@ def test_gpu_override_builds_with_cuda_and_reserves_gpus(compose):
 
 
 # --- Kubernetes -----------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def k8s() -> dict[tuple[str, str], dict]:
@@ -345,47 +379,26 @@ def test_services_reach_the_pods_one_balanced_one_headless(k8s):
     assert len(headless) == 1 and not headless[0]["spec"].get("publishNotReadyAddresses", False)
 
 
-def _job_script(job: dict) -> str:
-    container = _container(job)
-    assert container["command"] == ["/bin/sh", "-c"]
-    (script,) = container["args"]
-    return script
-
-
 def test_sender_job_addresses_every_ready_pod_through_the_headless_service(k8s):
     job = k8s[("Job", "objdet-sender")]
-    env = {e["name"]: e["value"] for e in _container(job)["env"]}
-    headless = next(name for (kind, name), o in k8s.items() if kind == "Service" and o["spec"].get("clusterIP") == "None")
-    assert env["NODES_SERVICE"] == headless and env["NODE_PORT"] == str(DEFAULTS.port)
-    script = _job_script(job)
-    assert f"python scripts/sender.py {DEFAULTS.images_dir} --nodes $nodes --output --log \"$log\"" in script
-    assert f"python scripts/report.py \"$log\" --out {DEFAULTS.output_dir}/report" in script
+    headless = next(
+        name for (kind, name), o in k8s.items() if kind == "Service" and o["spec"].get("clusterIP") == "None"
+    )
+    container = _container(job)
+    assert "args" not in container  # no shell script: one documented command
+    args = _sender_args(container["command"])
+    assert str(args.folder) == DEFAULTS.images_dir and args.discover == f"{headless}:{DEFAULTS.port}"
+    assert args.min_nodes >= 1 and args.wait and args.output
+    assert str(args.report) == f"{DEFAULTS.output_dir}/report"
     mounts = _mounts(job)
     assert mounts[DEFAULTS.images_dir] == ("objdet-images", True)
     assert mounts[DEFAULTS.output_dir] == ("objdet-output", False)
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
 
 
-def _discovery_code(k8s) -> str:
-    script = _job_script(k8s[("Job", "objdet-sender")])
-    return script.split("<<'PY'\n", 1)[1].split("\nPY\n", 1)[0]
-
-
-def test_sender_job_node_discovery_lists_the_resolved_addresses(k8s):
-    env = {**os.environ, "NODES_SERVICE": "localhost", "NODE_PORT": "5000", "MIN_NODES": "1", "WAIT_SECONDS": "0"}
-    found = subprocess.run([sys.executable, "-c", _discovery_code(k8s)], env=env, capture_output=True,
-                           text=True, timeout=30)
-    assert found.returncode == 0, found.stderr
-    assert "127.0.0.1:5000" in found.stdout.split()
-
-    env["MIN_NODES"] = "50"
-    short = subprocess.run([sys.executable, "-c", _discovery_code(k8s)], env=env, capture_output=True,
-                           text=True, timeout=30)
-    assert short.returncode == 1 and "wanted 50" in short.stderr
-
-
 def test_fetch_model_job_fills_the_cache_the_nodes_read(k8s):
     job = k8s[("Job", "objdet-fetch-model")]
     cache = dockerfile_env()["TFHUB_CACHE_DIR"]
-    assert f'python scripts/fetch_model.py "$MODEL_HANDLE" --cache-dir {cache}' in _job_script(job)
+    # Kubernetes itself expands $(MODEL_HANDLE) from the ConfigMap: no shell in between.
+    assert _container(job)["command"] == ["python", "scripts/fetch_model.py", "$(MODEL_HANDLE)", "--cache-dir", cache]
     assert _mounts(job)[cache] == ("objdet-model-cache", False)

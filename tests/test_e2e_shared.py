@@ -1,4 +1,5 @@
 """End to end on the real shared detectors and photos, through real gunicorn (skipped without ../shared)."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.servers import start_node
+from harness.nodes import start_node
 
 THRESHOLD = 0.35  # the shared model is small: clean for every photo at 0.35 (see shared/models/README.md)
 EXPECTED = {"astronaut.jpg": "Person", "grace_hopper.jpg": "Person", "chelsea.jpg": "Cat", "flower.jpg": None}
@@ -22,9 +23,15 @@ def shared_node(request, shared_dirs, tmp_path_factory):
     for photo in photos.glob("*.jpg"):
         shutil.copy(photo, images / photo.name)
     out = tmp_path_factory.mktemp("shared-out")
-    node = start_node({"MODEL_HANDLE": str(models / request.param), "IMAGES_DIR": str(images),
-                       "OUTPUT_DIR": str(out), "MIN_SCORE": str(THRESHOLD)},
-                      tmp_path_factory.mktemp("logs") / f"{request.param}.log")
+    node = start_node(
+        {
+            "MODEL_HANDLE": str(models / request.param),
+            "IMAGES_DIR": str(images),
+            "OUTPUT_DIR": str(out),
+            "MIN_SCORE": str(THRESHOLD),
+        },
+        tmp_path_factory.mktemp("logs") / f"{request.param}.log",
+    )
     node.images_dir, node.output_dir = images, out
     yield node
     node.stop()
@@ -33,8 +40,11 @@ def shared_node(request, shared_dirs, tmp_path_factory):
 @pytest.mark.shared
 @pytest.mark.parametrize("name", EXPECTED)
 def test_photo_detections_files_and_sizes(shared_node, name):
-    r = shared_node.post("/api/detect", data=f"input=/{shared_node.images_dir}/{name}&output=1".replace("//", "/"),
-                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = shared_node.post(
+        "/api/detect",
+        data=f"input=/{shared_node.images_dir}/{name}&output=1".replace("//", "/"),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert r.status_code == 200, r.text
     record = r.json()
     labels = record["detection_class_entities"]

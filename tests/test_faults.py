@@ -1,5 +1,6 @@
 """Faults on real gunicorn nodes: kill -9 during writes, SIGTERM with requests in flight, a node killed
 again and again under the sender (with the sender itself killed and resumed)."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.servers import REPO, Node, start_node
+from harness.nodes import REPO, Node, start_node
 
 TMP_NAME = re.compile(r"^\..+\.tmp$")  # detector.outputs' temp files: ".<name>.<random>.tmp"
 SENDER = REPO / "scripts" / "sender.py"
@@ -41,8 +42,7 @@ def fully_decodes(path: Path) -> tuple[int, int]:
 
 def base_env(model_dir: Path, images: Path, out: Path, **extra: str) -> dict[str, str]:
     """Environment of a test node."""
-    return {"MODEL_HANDLE": str(model_dir), "IMAGES_DIR": str(images), "OUTPUT_DIR": str(out), "API_KEY": "",
-            **extra}
+    return {"MODEL_HANDLE": str(model_dir), "IMAGES_DIR": str(images), "OUTPUT_DIR": str(out), "API_KEY": "", **extra}
 
 
 # --- (1) kill -9 of the worker while results are being written ---------------------------------
@@ -80,24 +80,24 @@ def _wait_for_new_workers(node: Node, old: set[int], timeout: float = 60) -> lis
     raise AssertionError(f"gunicorn did not replace workers {old}:\n{node.log()}")
 
 
-def test_kill_9_during_writes_leaves_no_partial_output_and_the_node_serves_again(tiny_model_dirs, big_images,
-                                                                                  tmp_path):
+def test_kill_9_during_writes_leaves_no_partial_output_and_the_node_serves_again(tiny_model_dirs, big_images, tmp_path):
     out = tmp_path / "output"
     env = base_env(tiny_model_dirs["openimages"], big_images, out, MAX_UPLOAD_MB="50", THREADS="4")
     node = start_node(env, tmp_path / "node.log")
     names = sorted(p.relative_to(big_images).as_posix() for p in big_images.rglob("*.*"))
     stop = threading.Event()
     lock = threading.Lock()
-    answers: Counter = Counter()
+    answers: Counter[str] = Counter()
 
     def client(offset: int) -> None:
         with requests.Session() as session:
             n = offset
             while not stop.is_set():
                 try:
-                    r = session.post(node.url + "/api/detect", data={"input": names[n % len(names)], "output": "1"},
-                                     timeout=60)
-                    key = r.status_code
+                    r = session.post(
+                        node.url + "/api/detect", data={"input": names[n % len(names)], "output": "1"}, timeout=60
+                    )
+                    key = str(r.status_code)
                 except requests.RequestException:
                     key = "connection error"  # the request the kill cut off
                 with lock:
@@ -127,8 +127,8 @@ def test_kill_9_during_writes_leaves_no_partial_output_and_the_node_serves_again
         stop.set()
         node.stop()
 
-    assert answers[200] > 0 and answers["connection error"] > 0, answers
-    assert set(answers) <= {200, "connection error"}, answers  # nothing but results and cut connections
+    assert answers["200"] > 0 and answers["connection error"] > 0, answers
+    assert set(answers) <= {"200", "connection error"}, answers  # nothing but results and cut connections
     leftovers, results, images = [], 0, 0
     for path in sorted(out.rglob("*")):
         if path.is_dir():
@@ -144,8 +144,10 @@ def test_kill_9_during_writes_leaves_no_partial_output_and_the_node_serves_again
         else:
             assert fully_decodes(path) == (2400, 1800), path
             images += 1
-    print(f"\nkill -9 x2 during writes: {dict(answers)}; {results} results, {images} annotated images, "
-          f"{len(leftovers)} temp files of cut writes left: {leftovers}; writing at each kill: {writing_at_kill}")
+    print(
+        f"\nkill -9 x2 during writes: {dict(answers)}; {results} results, {images} annotated images, "
+        f"{len(leftovers)} temp files of cut writes left: {leftovers}; writing at each kill: {writing_at_kill}"
+    )
     assert results > 0 and images >= results
     # A kill hit while a temp file was being written, and that write was cut: its temp file is all it left.
     assert set(leftovers) & {name for names in writing_at_kill for name in names}, "no kill cut a write"
@@ -158,7 +160,7 @@ def slow_body(data: bytes, pieces: int, pause: float, started: threading.Event):
     """Yield `data` in `pieces` with `pause` between them (a chunked upload that takes a while)."""
     step = -(-len(data) // pieces)
     for i in range(pieces):
-        yield data[i * step:(i + 1) * step]
+        yield data[i * step : (i + 1) * step]
         if i == 1:
             started.set()  # two pieces are out: the server is reading this request
         time.sleep(pause)
@@ -166,8 +168,12 @@ def slow_body(data: bytes, pieces: int, pause: float, started: threading.Event):
 
 def _slow_upload(node: Node, data: bytes, pieces: int, pause: float, started: threading.Event, results: list) -> None:
     try:
-        r = requests.post(node.url + "/api/detect", data=slow_body(data, pieces, pause, started),
-                          headers={"Content-Type": "image/jpeg"}, timeout=(5, 120))
+        r = requests.post(
+            node.url + "/api/detect",
+            data=slow_body(data, pieces, pause, started),
+            headers={"Content-Type": "image/jpeg"},
+            timeout=(5, 120),
+        )
         results.append(r)
     except requests.RequestException as exc:
         results.append(exc)
@@ -181,26 +187,30 @@ def _red_jpeg(tmp_path: Path) -> bytes:
 def test_sigterm_lets_in_flight_requests_finish_within_the_graceful_timeout(tiny_model_dirs, tmp_path):
     """SIGTERM with four uploads in flight: the three that end within GRACEFUL_TIMEOUT (5 s) get their 200,
     the one that would take a minute is cut at the timeout, nothing new is served, the master exits 0."""
-    node = start_node(base_env(tiny_model_dirs["openimages"], tmp_path, tmp_path / "output", THREADS="4",
-                               GRACEFUL_TIMEOUT="5"), tmp_path / "node.log")
+    node = start_node(
+        base_env(tiny_model_dirs["openimages"], tmp_path, tmp_path / "output", THREADS="4", GRACEFUL_TIMEOUT="5"),
+        tmp_path / "node.log",
+    )
     data = _red_jpeg(tmp_path)
     short: list = []
     long: list = []
     events = [threading.Event() for _ in range(4)]
-    uploads = [threading.Thread(target=_slow_upload, args=(node, data, 16, 0.2, e, short), daemon=True)
-               for e in events[:3]]  # ~3 s each
-    uploads.append(threading.Thread(target=_slow_upload, args=(node, data, 120, 0.5, events[3], long),
-                                    daemon=True))  # ~60 s
+    uploads = [
+        threading.Thread(target=_slow_upload, args=(node, data, 16, 0.2, e, short), daemon=True) for e in events[:3]
+    ]  # ~3 s each
+    uploads.append(
+        threading.Thread(target=_slow_upload, args=(node, data, 120, 0.5, events[3], long), daemon=True)
+    )  # ~60 s
     try:
         for thread in uploads:
             thread.start()
         for event in events:
             assert event.wait(30)
-        node.proc.send_signal(signal.SIGTERM)
+        node.process.send_signal(signal.SIGTERM)
         time.sleep(1.5)  # the worker notices within its 1 s poll; from then on it accepts nothing
         with pytest.raises(requests.RequestException):
             requests.get(node.url + "/api/health", timeout=(3, 30))  # sits in the backlog, never answered
-        code = node.proc.wait(60)  # bounded by GRACEFUL_TIMEOUT, not by the 60 s upload
+        code = node.process.wait(60)  # bounded by GRACEFUL_TIMEOUT, not by the 60 s upload
         for thread in uploads:
             thread.join(90)
     finally:
@@ -237,8 +247,8 @@ class Killer(threading.Thread):
                 self.node.wait_ready(120)
                 if self.halt.wait(self.serve_for):
                     return
-                os.killpg(self.node.proc.pid, signal.SIGKILL)  # start_new_session: the group is this node's
-                self.node.proc.wait(30)
+                os.killpg(self.node.process.pid, signal.SIGKILL)  # start_new_session: the group is this node's
+                self.node.process.wait(30)
                 self.kills += 1
                 self.node.stop()  # closes the log handle
                 self.node = Node(self.node.env, self.node.log_path, port=self.node.port).start()
@@ -263,7 +273,8 @@ def _records(log: Path) -> list[dict]:
 
 
 def _ok_counts(log: Path) -> tuple[Counter, int]:
-    ok, failed = Counter(), 0
+    ok: Counter[str] = Counter()
+    failed = 0
     for record in _records(log):
         if record.get("ok") is True:
             ok[record["file"]] += 1
@@ -289,9 +300,27 @@ def test_sender_failover_and_resume_with_a_node_killed_repeatedly(tiny_model_dir
     log = tmp_path / "run.jsonl"
     # Uploads throttled to 0.25 MB/s (one link shared by both nodes): ~12 s of sending, so node A dies
     # several times mid-run; the sender is killed once and resumed.
-    command = [sys.executable, str(SENDER), str(images), "--nodes", f"127.0.0.1:{node_a.port}",
-               f"127.0.0.1:{node_b.port}", "--log", str(log), "--per-node", "2", "--mode", "upload",
-               "--bandwidth", "0.25", "--timeout", "30", "--give-up", "60", "--no-progress"]
+    command = [
+        sys.executable,
+        str(SENDER),
+        str(images),
+        "--nodes",
+        f"127.0.0.1:{node_a.port}",
+        f"127.0.0.1:{node_b.port}",
+        "--log",
+        str(log),
+        "--per-node",
+        "2",
+        "--mode",
+        "upload",
+        "--bandwidth",
+        "0.25",
+        "--timeout",
+        "30",
+        "--give-up",
+        "60",
+        "--no-progress",
+    ]
     killer = Killer(node_a, serve_for=0.5)
     killer.start()
     try:

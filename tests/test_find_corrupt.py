@@ -1,4 +1,5 @@
 """scripts/find_corrupt.py: full decode with the nodes' code; agrees with a real node's 422s."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,7 @@ import pytest
 from PIL import Image
 
 from tests import images as corpus
-from tests.sender_fixtures import FIND_CORRUPT, make_images, noise_jpeg, run_script
+from tests.helpers import FIND_CORRUPT, make_images, noise_jpeg, run_script
 
 
 @pytest.fixture

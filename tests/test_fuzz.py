@@ -6,6 +6,7 @@ images, and random parameters (paths with `..`, NULs, backslashes and absolute p
 Properties: never a 5xx, always the documented JSON, results only under the output root, nothing
 created or changed outside it, and the node still ready after every example.
 """
+
 from __future__ import annotations
 
 import io
@@ -17,15 +18,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from harness.nodes import start_node
 from tests import images as test_images
 from tests.fs_snapshot import snapshot
-from tests.servers import start_node
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))  # raise it for a longer hunt: FUZZ_EXAMPLES=5000
 
 # Formats whose mutations the node must survive (TIFF and DDS raise unusual exception types in Pillow).
-SEED_FORMATS = [("JPEG", "jpg"), ("PNG", "png"), ("GIF", "gif"), ("BMP", "bmp"), ("WEBP", "webp"),
-                ("TIFF", "tif"), ("DDS", "dds")]
+SEED_FORMATS = [
+    ("JPEG", "jpg"),
+    ("PNG", "png"),
+    ("GIF", "gif"),
+    ("BMP", "bmp"),
+    ("WEBP", "webp"),
+    ("TIFF", "tif"),
+    ("DDS", "dds"),
+]
 
 
 def _seed_images() -> list[bytes]:
@@ -66,33 +74,84 @@ def fuzz_env(tiny_model_dirs, tmp_path_factory):
     node.stop()
 
 
-
-
 # --- strategies --------------------------------------------------------------------------------
 
-SEGMENTS = ["..", ".", "", "red.jpg", "a", "same.jpg", "escape.jpg", "up", "outside", "etc", "passwd",
-            "%2e%2e", "%252e", "..\\..", "\x00", "\\", "~", "/dev/zero", "fifo", "green.png", "café ☕.jpg"]
+SEGMENTS = [
+    "..",
+    ".",
+    "",
+    "red.jpg",
+    "a",
+    "same.jpg",
+    "escape.jpg",
+    "up",
+    "outside",
+    "etc",
+    "passwd",
+    "%2e%2e",
+    "%252e",
+    "..\\..",
+    "\x00",
+    "\\",
+    "~",
+    "/dev/zero",
+    "fifo",
+    "green.png",
+    "café ☕.jpg",
+]
 paths = st.one_of(
-    st.sampled_from(["red.jpg", "a/same.jpg", "green.png", "../outside/red.jpg", "/etc/passwd", "up/outside/red.jpg",
-                     "escape.jpg", "/dev/zero", "/proc/self/environ", "bomb.png", "text.jpg", "empty.jpg"]),
+    st.sampled_from(
+        [
+            "red.jpg",
+            "a/same.jpg",
+            "green.png",
+            "../outside/red.jpg",
+            "/etc/passwd",
+            "up/outside/red.jpg",
+            "escape.jpg",
+            "/dev/zero",
+            "/proc/self/environ",
+            "bomb.png",
+            "text.jpg",
+            "empty.jpg",
+        ]
+    ),
     st.lists(st.one_of(st.sampled_from(SEGMENTS), st.text(max_size=12)), min_size=1, max_size=6).map("/".join),
     st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=5).map(lambda parts: "/" + "/".join(parts)),
     st.text(max_size=40),
 )
 valid_outputs = st.sampled_from(["1", "0", "true", "False", "yes", "no", "ON", "off"])
-outputs = st.one_of(valid_outputs, valid_outputs, st.sampled_from(["", "maybe", "2", " 1", "1\x00"]),
-                    st.text(max_size=8))
-json_outputs = st.one_of(outputs, st.booleans(), st.integers(-2, 2), st.none(),
-                         st.floats(allow_nan=False, allow_infinity=False), st.lists(st.integers(), max_size=2))
+outputs = st.one_of(
+    valid_outputs, valid_outputs, st.sampled_from(["", "maybe", "2", " 1", "1\x00"]), st.text(max_size=8)
+)
+json_outputs = st.one_of(
+    outputs,
+    st.booleans(),
+    st.integers(-2, 2),
+    st.none(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.lists(st.integers(), max_size=2),
+)
 names = st.text(min_size=1, max_size=12)
 # requests refuses header values with leading or trailing white space before sending them.
 header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40).map(str.strip)
 image_types = st.sampled_from(["image/jpeg", "image/png", "image/gif", "image/webp", "image/x-anything", "image/"])
 content_types = st.one_of(
-    image_types, image_types,
-    st.sampled_from(["image/svg+xml", "application/octet-stream", "text/plain",
-                     "application/json", "application/x-www-form-urlencoded", "multipart/form-data",
-                     "multipart/form-data; boundary=x", "application/json; charset=utf-16", ""]),
+    image_types,
+    image_types,
+    st.sampled_from(
+        [
+            "image/svg+xml",
+            "application/octet-stream",
+            "text/plain",
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+            "multipart/form-data; boundary=x",
+            "application/json; charset=utf-16",
+            "",
+        ]
+    ),
     header_text,
 )
 mutated_images = st.builds(
@@ -155,8 +214,13 @@ def test_fuzz_detect_never_5xx_never_outside_the_output_root(fuzz_env, record_pr
     parent_before = set(snapshot(tmp_parent, {out}))
     statuses: dict[int, int] = {}
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, print_blob=True,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(request=detect_requests())
     def run(request: dict) -> None:
         r = requests.post(node.url + "/api/detect", timeout=30, **request)

@@ -7,6 +7,7 @@ parameters, very long and non-UTF-8 names. Every one must get the documented JSO
 outside the output root, and leave the node ready and serving. The module builds its own images root
 and its own node, so it may plant links, FIFOs and devices without touching the session corpus.
 """
+
 from __future__ import annotations
 
 import io
@@ -16,9 +17,9 @@ import stat
 import struct
 import sys
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 from urllib.parse import urlencode
 
 import numpy as np
@@ -26,9 +27,9 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.images import gif_bomb, jpeg_bomb, jpeg_bytes, png_bomb, solid
+from harness.nodes import Node, start_node
 from tests.fs_snapshot import snapshot
-from tests.servers import Node, start_node
+from tests.images import gif_bomb, jpeg_bomb, jpeg_bytes, png_bomb, solid
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 SECRET = "TOP-SECRET-4f1c: nothing of this may ever appear in an answer"
@@ -49,8 +50,12 @@ def png_rgb48(width: int = 80, height: int = 60) -> bytes:
     """A 16-bit-per-channel RGB PNG (48 bits per pixel), pure red."""
     row = b"\x00" + (b"\xff\xff\x00\x00\x00\x00" * width)
     header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(row * height))
-            + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(row * height))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def bmp_bomb() -> bytes:
@@ -165,8 +170,16 @@ def build_root(base: Path) -> dict[str, bool]:
     (root / NAME_255).write_bytes(red)
     with open(os.path.join(os.fsencode(root), NON_UTF8_NAME), "wb") as fh:
         fh.write(red)
-    for name in ("new\nline.jpg", "tab\there.jpg", "quote'\"`.jpg", "-rf.jpg", " leading space.jpg", "emoji 😀.jpg",
-                 "%2e%2e.jpg", "back\\slash.jpg"):
+    for name in (
+        "new\nline.jpg",
+        "tab\there.jpg",
+        "quote'\"`.jpg",
+        "-rf.jpg",
+        " leading space.jpg",
+        "emoji 😀.jpg",
+        "%2e%2e.jpg",
+        "back\\slash.jpg",
+    ):
         (root / name).write_bytes(red)
     return {"mknod": can_mknod}
 
@@ -204,8 +217,6 @@ def hostile(tiny_model_dirs, tmp_path_factory) -> Iterator[Hostile]:
     node = start_node(env, base / "node.log")
     yield Hostile(node, base, base / "images", out, base / "outside", allowed["mknod"])
     node.stop()
-
-
 
 
 def assert_still_serving(node: Node) -> None:
@@ -252,8 +263,10 @@ class Case:
 
 def form(**fields) -> Callable[[Hostile], dict]:
     """A urlencoded form body (values may use {base}, {root})."""
-    return lambda h: {"data": urlencode({k: v.format(base=h.base, root=h.root) for k, v in fields.items()}),
-                      "headers": FORM}
+    return lambda h: {
+        "data": urlencode({k: v.format(base=h.base, root=h.root) for k, v in fields.items()}),
+        "headers": FORM,
+    }
 
 
 def raw_form(body: str) -> Callable[[Hostile], dict]:
@@ -300,30 +313,38 @@ def in_uploads(h: Hostile, body: dict) -> None:
     """An upload's results land in OUTPUT_DIR/uploads, under a name the client did not choose."""
     result = Path(body["result_path"])
     assert result.parent == h.out / "uploads", result
-    assert body["file"].startswith("uploads/") and "/" not in body["file"][len("uploads/"):]
+    assert body["file"].startswith("uploads/") and "/" not in body["file"][len("uploads/") :]
 
 
 def first_label(label: str) -> Callable[[Hostile, dict], None]:
     """The tiny model saw the right colour (the image was decoded, not guessed)."""
+
     def check(h: Hostile, body: dict) -> None:
         assert body["detection_class_entities"][0] == label, body["detection_class_entities"]
+
     return check
 
 
 def no_result_for(name: str) -> Callable[[Hostile, dict], None]:
     """No result and no orphan annotated image for `name` under the output root."""
+
     def check(h: Hostile, body: dict) -> None:
         assert not [p for p in h.out.rglob("*") if p.name.startswith(name[:40])]
+
     return check
 
 
 RED = jpeg_bytes(solid((255, 0, 0)))
 OVER_LIMIT = 2 * LIMIT_MB * 1024 * 1024
 DEEP_JSON = '{"input": ' + "[" * 50_000 + "]" * 50_000 + "}"
-BAD_HEADER_MULTIPART = (b'--xx\r\nContent-Disposition: form-data; name="image"; filename="\xff\xfe.jpg"\r\n'
-                        b"Content-Type: image/jpeg\r\n\r\n" + RED + b"\r\n--xx--\r\n")
-MANY_PARTS = (b"".join(b'--xx\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nv\r\n' % i for i in range(1100))
-              + b"--xx--\r\n")
+BAD_HEADER_MULTIPART = (
+    b'--xx\r\nContent-Disposition: form-data; name="image"; filename="\xff\xfe.jpg"\r\n'
+    b"Content-Type: image/jpeg\r\n\r\n" + RED + b"\r\n--xx--\r\n"
+)
+MANY_PARTS = (
+    b"".join(b'--xx\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nv\r\n' % i for i in range(1100))
+    + b"--xx--\r\n"
+)
 TRUNCATED_MULTIPART = b'--xx\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\n' + RED[:1000]
 
 CASES = [
@@ -334,16 +355,36 @@ CASES = [
     Case("absolute path outside the root", "absolute", form(input="{base}/outside/red.jpg"), 403, "forbidden"),
     Case("absolute path outside the root", "etc-passwd", form(input="//etc//passwd"), 403, "forbidden"),
     Case("absolute path outside the root", "filesystem-root", form(input="/"), 403, "forbidden"),
-    Case("absolute path into the root, then dot-dot", "root-dotdot", form(input="{root}/../outside/red.jpg"), 403,
-         "forbidden"),
-    Case("sibling folder sharing the root's name prefix", "sibling-relative", form(input="../images-evil/red.jpg"),
-         403, "forbidden"),
-    Case("sibling folder sharing the root's name prefix", "sibling-absolute", form(input="{base}/images-evil/red.jpg"),
-         403, "forbidden"),
+    Case(
+        "absolute path into the root, then dot-dot",
+        "root-dotdot",
+        form(input="{root}/../outside/red.jpg"),
+        403,
+        "forbidden",
+    ),
+    Case(
+        "sibling folder sharing the root's name prefix",
+        "sibling-relative",
+        form(input="../images-evil/red.jpg"),
+        403,
+        "forbidden",
+    ),
+    Case(
+        "sibling folder sharing the root's name prefix",
+        "sibling-absolute",
+        form(input="{base}/images-evil/red.jpg"),
+        403,
+        "forbidden",
+    ),
     Case("URL-encoded traversal", "urlencoded-body", raw_form("input=%2e%2e%2foutside%2fred.jpg"), 403, "forbidden"),
     Case("URL-encoded traversal", "urlencoded-query", query("input=..%2Foutside%2Fred.jpg"), 403, "forbidden"),
-    Case("double-encoded traversal", "double-encoded", raw_form("input=%252e%252e%252foutside%252fred.jpg"), 404,
-         "not_found"),
+    Case(
+        "double-encoded traversal",
+        "double-encoded",
+        raw_form("input=%252e%252e%252foutside%252fred.jpg"),
+        404,
+        "not_found",
+    ),
     Case("NUL byte in the path", "nul-form", raw_form("input=red.jpg%00.png"), 400, "bad_request"),
     Case("NUL byte in the path", "nul-query", query("input=red.jpg%00"), 400, "bad_request"),
     Case("NUL byte in the path", "nul-json", as_json({"input": "red.jpg\x00../../etc/passwd"}), 400, "bad_request"),
@@ -372,8 +413,9 @@ CASES = [
     Case("JPEG decompression bomb", "bomb-jpeg", form(input="bomb.jpg"), 422, "image_too_large"),
     Case("GIF decompression bomb", "bomb-gif", form(input="bomb.gif"), 422, "image_too_large"),
     Case("BMP decompression bomb", "bomb-bmp", form(input="bomb.bmp"), 422, "image_too_large"),
-    Case("PNG decompression bomb", "bomb-png-upload", upload("b.png", png_bomb(100_000, 100_000)), 422,
-         "image_too_large"),
+    Case(
+        "PNG decompression bomb", "bomb-png-upload", upload("b.png", png_bomb(100_000, 100_000)), 422, "image_too_large"
+    ),
     # --- broken files ---
     Case("truncated image", "truncated-jpeg", form(input="truncated.jpg"), 422, "undecodable_image"),
     Case("truncated image", "truncated-png", form(input="truncated.png"), 422, "undecodable_image"),
@@ -386,66 +428,158 @@ CASES = [
     Case("non-image with an image extension", "html-as-jpg", form(input="page.jpg"), 422, "undecodable_image"),
     Case("non-image with an image extension", "program-as-gif", form(input="program.gif"), 422, "undecodable_image"),
     Case("non-image with an image extension", "svg-as-png", form(input="drawing.png"), 422, "undecodable_image"),
-    Case("non-image with an image extension", "hard-link-to-a-secret", form(input="hardlink_secret.jpg"), 422,
-         "undecodable_image"),
-    Case("corrupt header Pillow rejects with an unusual exception", "dds-notimplemented", form(input="corrupt.dds"),
-         422, "undecodable_image"),
-    Case("corrupt header Pillow rejects with an unusual exception", "blp-formaterror", form(input="corrupt.blp"),
-         422, "undecodable_image"),
-    Case("corrupt header Pillow rejects with an unusual exception", "tiff-typeerror", form(input="corrupt.tif"),
-         422, "undecodable_image"),
+    Case(
+        "non-image with an image extension",
+        "hard-link-to-a-secret",
+        form(input="hardlink_secret.jpg"),
+        422,
+        "undecodable_image",
+    ),
+    Case(
+        "corrupt header Pillow rejects with an unusual exception",
+        "dds-notimplemented",
+        form(input="corrupt.dds"),
+        422,
+        "undecodable_image",
+    ),
+    Case(
+        "corrupt header Pillow rejects with an unusual exception",
+        "blp-formaterror",
+        form(input="corrupt.blp"),
+        422,
+        "undecodable_image",
+    ),
+    Case(
+        "corrupt header Pillow rejects with an unusual exception",
+        "tiff-typeerror",
+        form(input="corrupt.tif"),
+        422,
+        "undecodable_image",
+    ),
     # --- unusual but valid images: 200 ---
     Case("CMYK JPEG (valid: 200)", "cmyk", form(input="cmyk.jpg", output="1"), 200, check=first_label("Person")),
     Case("16-bit image (valid: 200)", "gray16-png", form(input="gray16.png", output="1"), 200),
-    Case("16-bit image (valid: 200)", "rgb48-png", form(input="rgb48.png", output="1"), 200,
-         check=first_label("Person")),
+    Case(
+        "16-bit image (valid: 200)", "rgb48-png", form(input="rgb48.png", output="1"), 200, check=first_label("Person")
+    ),
     Case("16-bit image (valid: 200)", "gray16-tiff", form(input="gray16.tif", output="1"), 200),
-    Case("animated image (valid: 200)", "animated-gif", form(input="animated.gif", output="1"), 200,
-         check=first_label("Person")),
-    Case("animated image (valid: 200)", "animated-png", form(input="animated.png", output="1"), 200,
-         check=first_label("Person")),
-    Case("animated image (valid: 200)", "animated-webp", form(input="animated.webp", output="1"), 200,
-         check=first_label("Person")),
-    Case("content type that does not match the bytes (sniffed: 200)", "jpeg-sent-as-png", raw(RED, "image/png"), 200,
-         check=first_label("Person")),
+    Case(
+        "animated image (valid: 200)",
+        "animated-gif",
+        form(input="animated.gif", output="1"),
+        200,
+        check=first_label("Person"),
+    ),
+    Case(
+        "animated image (valid: 200)",
+        "animated-png",
+        form(input="animated.png", output="1"),
+        200,
+        check=first_label("Person"),
+    ),
+    Case(
+        "animated image (valid: 200)",
+        "animated-webp",
+        form(input="animated.webp", output="1"),
+        200,
+        check=first_label("Person"),
+    ),
+    Case(
+        "content type that does not match the bytes (sniffed: 200)",
+        "jpeg-sent-as-png",
+        raw(RED, "image/png"),
+        200,
+        check=first_label("Person"),
+    ),
     # --- bodies over the limit ---
     Case("upload over the size limit", "multipart-2mb", upload("big.jpg", RED + b"\0" * OVER_LIMIT), 413, "too_large"),
     Case("upload over the size limit", "raw-2mb", raw(RED + b"\0" * OVER_LIMIT, "image/jpeg"), 413, "too_large"),
-    Case("upload over the size limit", "form-2mb", raw(b"input=red.jpg&" + b"&" * OVER_LIMIT,
-                                                       FORM["Content-Type"]), 413, "too_large"),
-    Case("chunked body over the size limit", "chunked-multipart",
-         chunked([b'--xx\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\n', RED,
-                  b"\0" * OVER_LIMIT, b"\r\n--xx--\r\n"], "multipart/form-data; boundary=xx"), 413, "too_large"),
-    Case("chunked body over the size limit", "chunked-raw-image", chunked([RED, b"\0" * OVER_LIMIT], "image/jpeg"),
-         413, "too_large"),
-    Case("chunked body over the size limit", "chunked-form",
-         chunked([b"input=red.jpg&output=0", b"&" * OVER_LIMIT], FORM["Content-Type"]), 413, "too_large"),
+    Case(
+        "upload over the size limit",
+        "form-2mb",
+        raw(b"input=red.jpg&" + b"&" * OVER_LIMIT, FORM["Content-Type"]),
+        413,
+        "too_large",
+    ),
+    Case(
+        "chunked body over the size limit",
+        "chunked-multipart",
+        chunked(
+            [
+                b'--xx\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\n',
+                RED,
+                b"\0" * OVER_LIMIT,
+                b"\r\n--xx--\r\n",
+            ],
+            "multipart/form-data; boundary=xx",
+        ),
+        413,
+        "too_large",
+    ),
+    Case(
+        "chunked body over the size limit",
+        "chunked-raw-image",
+        chunked([RED, b"\0" * OVER_LIMIT], "image/jpeg"),
+        413,
+        "too_large",
+    ),
+    Case(
+        "chunked body over the size limit",
+        "chunked-form",
+        chunked([b"input=red.jpg&output=0", b"&" * OVER_LIMIT], FORM["Content-Type"]),
+        413,
+        "too_large",
+    ),
     Case("too many multipart parts", "1100-parts", multipart(MANY_PARTS), 413, "too_large"),
     # --- wrong content types and malformed bodies ---
     Case("wrong content type", "text-plain", raw(b"input=red.jpg", "text/plain"), 415, "unsupported_media_type"),
     Case("wrong content type", "octet-stream", raw(RED, "application/octet-stream"), 415, "unsupported_media_type"),
-    Case("wrong content type", "xml", raw(b"<input>red.jpg</input>", "application/xml"), 415,
-         "unsupported_media_type"),
+    Case("wrong content type", "xml", raw(b"<input>red.jpg</input>", "application/xml"), 415, "unsupported_media_type"),
     Case("wrong content type", "no-content-type", raw(RED, None), 400, "bad_request"),
-    Case("wrong content type", "svg-as-image", raw(b'<svg xmlns="http://www.w3.org/2000/svg"/>', "image/svg+xml"),
-         422, "undecodable_image"),
-    Case("wrong content type", "json-sent-as-form", raw(b'{"input": "red.jpg"}', FORM["Content-Type"]), 400,
-         "bad_request"),
+    Case(
+        "wrong content type",
+        "svg-as-image",
+        raw(b'<svg xmlns="http://www.w3.org/2000/svg"/>', "image/svg+xml"),
+        422,
+        "undecodable_image",
+    ),
+    Case(
+        "wrong content type",
+        "json-sent-as-form",
+        raw(b'{"input": "red.jpg"}', FORM["Content-Type"]),
+        400,
+        "bad_request",
+    ),
     Case("malformed multipart", "no-boundary", raw(b"--xx\r\n\r\n", "multipart/form-data"), 400, "bad_request"),
     Case("malformed multipart", "truncated-multipart", multipart(TRUNCATED_MULTIPART), 400, "bad_request"),
     Case("malformed multipart", "part-header-not-utf8", multipart(BAD_HEADER_MULTIPART), 400, "bad_request"),
-    Case("multipart part without a usable name", "part-without-name",
-         multipart(b'--xx\r\nContent-Disposition: form-data\r\n\r\nv\r\n--xx--\r\n'), 400, "bad_request"),
-    Case("multipart part without a usable name", "file-without-name",
-         multipart(b'--xx\r\nContent-Disposition: form-data; filename="a.jpg"\r\n\r\n' + RED + b'\r\n--xx--\r\n'),
-         400, "bad_request"),
-    Case("multipart part without a usable name", "name-ending-in-backslash",
-         lambda h: {"data": {"a\\": "x"}, "files": {"image": ("a.jpg", RED)}}, 400, "bad_request"),
+    Case(
+        "multipart part without a usable name",
+        "part-without-name",
+        multipart(b"--xx\r\nContent-Disposition: form-data\r\n\r\nv\r\n--xx--\r\n"),
+        400,
+        "bad_request",
+    ),
+    Case(
+        "multipart part without a usable name",
+        "file-without-name",
+        multipart(b'--xx\r\nContent-Disposition: form-data; filename="a.jpg"\r\n\r\n' + RED + b"\r\n--xx--\r\n"),
+        400,
+        "bad_request",
+    ),
+    Case(
+        "multipart part without a usable name",
+        "name-ending-in-backslash",
+        lambda h: {"data": {"a\\": "x"}, "files": {"image": ("a.jpg", RED)}},
+        400,
+        "bad_request",
+    ),
     Case("malformed JSON body", "invalid-json", raw(b'{"input": ', "application/json"), 400, "bad_request"),
     Case("malformed JSON body", "json-array", as_json(["red.jpg"]), 400, "bad_request"),
     Case("malformed JSON body", "json-input-not-a-string", as_json({"input": ["red.jpg"]}), 400, "bad_request"),
-    Case("malformed JSON body", "json-nested-50000-deep", raw(DEEP_JSON.encode(), "application/json"), 400,
-         "bad_request"),
+    Case(
+        "malformed JSON body", "json-nested-50000-deep", raw(DEEP_JSON.encode(), "application/json"), 400, "bad_request"
+    ),
     # --- parameters ---
     Case("missing parameters", "empty-body", raw(b"", FORM["Content-Type"]), 400, "bad_request"),
     Case("missing parameters", "only-output", form(output="1"), 400, "bad_request"),
@@ -453,21 +587,39 @@ CASES = [
     Case("missing parameters", "blank-input", form(input="   "), 400, "bad_request"),
     Case("missing parameters", "empty-json", as_json({}), 400, "bad_request"),
     Case("duplicated parameters", "input-twice", raw_form("input=red.jpg&input=green.png"), 400, "bad_request"),
-    Case("duplicated parameters", "query-and-form", lambda h: {"path": "/api/detect?input=red.jpg",
-                                                                "data": "input=red.jpg", "headers": FORM},
-         400, "bad_request"),
-    Case("duplicated parameters", "query-and-json", lambda h: {"path": "/api/detect?output=1",
-                                                                "json": {"input": "red.jpg", "output": 1}},
-         400, "bad_request"),
-    Case("duplicated parameters", "two-files", lambda h: {"files": [("image", ("a.jpg", RED)),
-                                                                      ("image", ("b.jpg", RED))]},
-         400, "bad_request"),
+    Case(
+        "duplicated parameters",
+        "query-and-form",
+        lambda h: {"path": "/api/detect?input=red.jpg", "data": "input=red.jpg", "headers": FORM},
+        400,
+        "bad_request",
+    ),
+    Case(
+        "duplicated parameters",
+        "query-and-json",
+        lambda h: {"path": "/api/detect?output=1", "json": {"input": "red.jpg", "output": 1}},
+        400,
+        "bad_request",
+    ),
+    Case(
+        "duplicated parameters",
+        "two-files",
+        lambda h: {"files": [("image", ("a.jpg", RED)), ("image", ("b.jpg", RED))]},
+        400,
+        "bad_request",
+    ),
     Case("unknown parameters", "unknown-field", raw_form("input=red.jpg&model=evil"), 400, "bad_request"),
     Case("unknown parameters", "wrong-case", raw_form("Input=red.jpg"), 400, "bad_request"),
-    Case("unknown parameters", "unknown-json-key", as_json({"input": "red.jpg", "output_dir": "/etc"}), 400,
-         "bad_request"),
-    Case("unknown parameters", "unknown-file-field", lambda h: {"files": {"photo": ("a.jpg", RED)}}, 400,
-         "bad_request"),
+    Case(
+        "unknown parameters",
+        "unknown-json-key",
+        as_json({"input": "red.jpg", "output_dir": "/etc"}),
+        400,
+        "bad_request",
+    ),
+    Case(
+        "unknown parameters", "unknown-file-field", lambda h: {"files": {"photo": ("a.jpg", RED)}}, 400, "bad_request"
+    ),
     Case("both a path and an upload", "path-and-upload", upload("a.jpg", RED, input="red.jpg"), 400, "bad_request"),
     Case("bad output values", "output-maybe", form(input="red.jpg", output="maybe"), 400, "bad_request"),
     Case("bad output values", "output-empty", form(input="red.jpg", output=""), 400, "bad_request"),
@@ -475,22 +627,36 @@ CASES = [
     Case("bad output values", "output-json-null", as_json({"input": "red.jpg", "output": None}), 400, "bad_request"),
     Case("bad output values", "output-json-list", as_json({"input": "red.jpg", "output": [1]}), 400, "bad_request"),
     Case("wrong method or endpoint", "get-detect", lambda h: {"method": "GET"}, 405, "method_not_allowed"),
-    Case("wrong method or endpoint", "put-detect", lambda h: {"method": "PUT", "data": RED}, 405,
-         "method_not_allowed"),
+    Case("wrong method or endpoint", "put-detect", lambda h: {"method": "PUT", "data": RED}, 405, "method_not_allowed"),
     Case("wrong method or endpoint", "delete-detect", lambda h: {"method": "DELETE"}, 405, "method_not_allowed"),
-    Case("wrong method or endpoint", "unknown-endpoint", lambda h: {"path": "/api/detect/../../etc/passwd"}, 404,
-         "not_found"),
+    Case(
+        "wrong method or endpoint",
+        "unknown-endpoint",
+        lambda h: {"path": "/api/detect/../../etc/passwd"},
+        404,
+        "not_found",
+    ),
     # --- long names ---
     Case("very long path", "input-10000-chars", form(input="a/" * 5000), 400, "bad_request"),
     Case("very long path", "component-300-bytes", form(input="x" * 300 + ".jpg"), 400, "bad_request"),
-    Case("255-byte file name", "name-255-bytes", form(input=NAME_255, output="1"), 400, "bad_request",
-         check=no_result_for(NAME_255)),
+    Case(
+        "255-byte file name",
+        "name-255-bytes",
+        form(input=NAME_255, output="1"),
+        400,
+        "bad_request",
+        check=no_result_for(NAME_255),
+    ),
     # --- non-UTF-8 and odd names ---
-    Case("percent-encoded invalid UTF-8", "invalid-utf8-form", raw_form("input=%FF%FE-latin1.jpg"), 404,
-         "not_found"),
+    Case("percent-encoded invalid UTF-8", "invalid-utf8-form", raw_form("input=%FF%FE-latin1.jpg"), 404, "not_found"),
     Case("percent-encoded invalid UTF-8", "invalid-utf8-query", query("input=%FF%FE-latin1.jpg"), 404, "not_found"),
-    Case("non-UTF-8 file name in the root", "surrogate-escaped-name", as_json({"input": "\udcff\udcfe-latin1.jpg"}),
-         400, "bad_request"),
+    Case(
+        "non-UTF-8 file name in the root",
+        "surrogate-escaped-name",
+        as_json({"input": "\udcff\udcfe-latin1.jpg"}),
+        400,
+        "bad_request",
+    ),
     Case("non-UTF-8 file name in the root", "lone-surrogate", as_json({"input": "\ud800.jpg"}), 400, "bad_request"),
     Case("odd but valid file names (200)", "newline", form(input="new\nline.jpg"), 200),
     Case("odd but valid file names (200)", "tab", form(input="tab\there.jpg"), 200),
@@ -500,18 +666,48 @@ CASES = [
     Case("odd but valid file names (200)", "emoji", form(input="emoji 😀.jpg", output="1"), 200),
     Case("odd but valid file names (200)", "literal-percent", form(input="%2e%2e.jpg"), 200),
     Case("odd but valid file names (200)", "literal-backslash", form(input="back\\slash.jpg"), 200),
-    Case("upload file name that tries to escape (200, kept in uploads/)", "upload-dotdot",
-         upload("../../../../outside/evil.jpg", RED, output="1"), 200, check=in_uploads),
-    Case("upload file name that tries to escape (200, kept in uploads/)", "upload-absolute",
-         upload("/etc/cron.d/evil.jpg", RED, output="1"), 200, check=in_uploads),
-    Case("upload file name that tries to escape (200, kept in uploads/)", "upload-only-dots",
-         upload("..", RED, output="1"), 200, check=in_uploads),
-    Case("upload file name that tries to escape (200, kept in uploads/)", "upload-nul",
-         upload("a\x00../../b.jpg", RED), 200, check=in_uploads),
-    Case("upload file name that tries to escape (200, kept in uploads/)", "upload-255-bytes",
-         upload("é" * 125 + ".jpg", RED, output="1"), 200, check=in_uploads),
-    Case("upload file name that tries to escape (200, kept in uploads/)", "upload-latin1-name",
-         upload("\xff\xfe.jpg", RED), 200, check=in_uploads),
+    Case(
+        "upload file name that tries to escape (200, kept in uploads/)",
+        "upload-dotdot",
+        upload("../../../../outside/evil.jpg", RED, output="1"),
+        200,
+        check=in_uploads,
+    ),
+    Case(
+        "upload file name that tries to escape (200, kept in uploads/)",
+        "upload-absolute",
+        upload("/etc/cron.d/evil.jpg", RED, output="1"),
+        200,
+        check=in_uploads,
+    ),
+    Case(
+        "upload file name that tries to escape (200, kept in uploads/)",
+        "upload-only-dots",
+        upload("..", RED, output="1"),
+        200,
+        check=in_uploads,
+    ),
+    Case(
+        "upload file name that tries to escape (200, kept in uploads/)",
+        "upload-nul",
+        upload("a\x00../../b.jpg", RED),
+        200,
+        check=in_uploads,
+    ),
+    Case(
+        "upload file name that tries to escape (200, kept in uploads/)",
+        "upload-255-bytes",
+        upload("é" * 125 + ".jpg", RED, output="1"),
+        200,
+        check=in_uploads,
+    ),
+    Case(
+        "upload file name that tries to escape (200, kept in uploads/)",
+        "upload-latin1-name",
+        upload("\xff\xfe.jpg", RED),
+        200,
+        check=in_uploads,
+    ),
 ]
 
 
@@ -562,8 +758,9 @@ def _read_response(sock: socket.socket) -> bytes:
             break
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
+    length = next(
+        (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0
+    )
     while len(body) < length:
         chunk = sock.recv(65536)
         if not chunk:
@@ -572,13 +769,18 @@ def _read_response(sock: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
-@pytest.mark.parametrize("content_type", ["image/jpeg", "multipart/form-data; boundary=xx",
-                                          "application/x-www-form-urlencoded", "application/json"])
+@pytest.mark.parametrize(
+    "content_type",
+    ["image/jpeg", "multipart/form-data; boundary=xx", "application/x-www-form-urlencoded", "application/json"],
+)
 def test_declared_500mb_body_gets_413_without_being_read(hostile: Hostile, content_type: str):
     """Content-Length says 500 MB, a few bytes follow: 413 at once, and the server drops the connection."""
     with socket.create_connection(("127.0.0.1", hostile.node.port), timeout=10) as sock:
-        sock.sendall(b"POST /api/detect HTTP/1.1\r\nHost: node\r\nContent-Type: " + content_type.encode()
-                     + b"\r\nContent-Length: %d\r\n\r\nabcdef" % (500 * 1024 * 1024))
+        sock.sendall(
+            b"POST /api/detect HTTP/1.1\r\nHost: node\r\nContent-Type: "
+            + content_type.encode()
+            + b"\r\nContent-Length: %d\r\n\r\nabcdef" % (500 * 1024 * 1024)
+        )
         answer = _read_response(sock)  # the 10 s socket timeout fails the test if the server waits for the body
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 413")
@@ -622,6 +824,8 @@ def test_hard_link_escape_is_served_as_content_of_the_root(hostile: Hostile):
 def test_at_least_25_kinds_of_bad_input():
     kinds = {case.kind for case in CASES} | set(EXTRA_KINDS)
     refused = {case.kind for case in CASES if case.status >= 400} | {k for k, s in EXTRA_KINDS.items() if s >= 400}
-    print(f"\n{len(kinds)} kinds of hostile input ({len(refused)} answered 4xx, the rest valid: 200), "
-          f"{len(CASES)} table cases")
+    print(
+        f"\n{len(kinds)} kinds of hostile input ({len(refused)} answered 4xx, the rest valid: 200), "
+        f"{len(CASES)} table cases"
+    )
     assert len(refused) >= 25

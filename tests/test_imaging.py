@@ -1,4 +1,5 @@
 """detector.imaging: every mode to RGB, EXIF orientation, no cropping, downscale only past the limit."""
+
 from __future__ import annotations
 
 import io
@@ -47,7 +48,7 @@ def test_exif_orientation_is_applied(images_dir):
     decoded = decode_image(images_dir / "exif_rotated.jpg", keep_full=True)
     assert (decoded.width, decoded.height) == (100, 200)
     assert decoded.array.shape == (200, 100, 3)
-    assert decoded.full.size == (100, 200)
+    assert decoded.full is not None and decoded.full.size == (100, 200)
 
 
 def test_bytes_and_path_give_the_same_pixels(images_dir):
@@ -78,7 +79,7 @@ def test_draft_mode_downscale_matches_full_decode():
     fast = decode_image(data, max_side=1000)  # draft mode path
     slow = decode_image(data, max_side=1000, keep_full=True)  # full decode, then resize
     assert fast.array.shape == slow.array.shape == (750, 1000, 3)
-    assert fast.full is None and slow.full.size == (4000, 3000)
+    assert fast.full is None and slow.full is not None and slow.full.size == (4000, 3000)
     diff = np.abs(fast.array.astype(int) - slow.array.astype(int))
     assert diff.mean() < 3
 

@@ -1,4 +1,5 @@
 """detector.model: both TF Hub families from real SavedModels, clear load errors, real HTTP download."""
+
 from __future__ import annotations
 
 import http.server
@@ -21,7 +22,9 @@ RED[..., 0] = 255
 def test_coco_label_map_has_the_80_classes_of_the_91_id_scheme():
     labels = load_coco_labels()
     assert len(labels) == 80
-    assert labels[1] == "Person" and labels[17] == "Cat" and labels[10] == "Traffic light" and labels[90] == "Toothbrush"
+    assert (
+        labels[1] == "Person" and labels[17] == "Cat" and labels[10] == "Traffic light" and labels[90] == "Toothbrush"
+    )
     assert not {12, 26, 29, 30, 45, 66, 68, 69, 71, 83, 91} & set(labels)
 
 
@@ -74,7 +77,7 @@ def test_directory_without_saved_model(tmp_path):
 
 
 def test_model_without_detection_signature(tmp_path):
-    from tests.model_factory import build_without_detection_signature
+    from harness.tiny_models import build_without_detection_signature
 
     path = build_without_detection_signature(tmp_path / "not-a-detector")
     with pytest.raises(ModelLoadError, match="no object-detection signature"):
@@ -85,7 +88,7 @@ class _ArchiveHandler(http.server.BaseHTTPRequestHandler):
     archive = b""
     requests_seen: list[str] = []
 
-    def do_GET(self):  # noqa: N802 - http.server's naming
+    def do_GET(self):
         self.requests_seen.append(self.path)
         if self.path.startswith("/forbidden"):
             self.send_error(403, "Forbidden")
@@ -134,7 +137,7 @@ def test_http_403_gives_one_clear_message(hub_server, tmp_path, monkeypatch):
 
 
 def test_unreachable_host_gives_one_clear_message(tmp_path, monkeypatch):
-    from tests.servers import free_port
+    from harness.nodes import free_port
 
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
     handle = f"http://127.0.0.1:{free_port()}/google/model/1"

@@ -1,4 +1,5 @@
 """Metrics (merged over gunicorn workers), request ids and structured request logs, on real gunicorn."""
+
 from __future__ import annotations
 
 import json
@@ -7,16 +8,23 @@ import time
 
 import pytest
 
-from tests.servers import start_node
+from harness.nodes import start_node
 
 
 @pytest.fixture(scope="module")
 def two_worker_node(tiny_model_dirs, session_images, tmp_path_factory):
     """A node with 2 workers, so metrics must be merged across processes."""
     out = tmp_path_factory.mktemp("obs-out")
-    node = start_node({"MODEL_HANDLE": str(tiny_model_dirs["openimages"]), "IMAGES_DIR": str(session_images),
-                       "OUTPUT_DIR": str(out), "WORKERS": "2", "THREADS": "2"},
-                      tmp_path_factory.mktemp("obs-logs") / "node.log")
+    node = start_node(
+        {
+            "MODEL_HANDLE": str(tiny_model_dirs["openimages"]),
+            "IMAGES_DIR": str(session_images),
+            "OUTPUT_DIR": str(out),
+            "WORKERS": "2",
+            "THREADS": "2",
+        },
+        tmp_path_factory.mktemp("obs-logs") / "node.log",
+    )
     node.output_dir = out
     yield node
     node.stop()
@@ -53,8 +61,11 @@ def test_metrics_count_every_request_across_workers(two_worker_node):
     ok = 'endpoint="/api/detect",method="POST",status="200"'
     assert count("detector_http_requests_total", ok, text) - count("detector_http_requests_total", ok, before) == n
     assert count("detector_http_requests_total", 'status="404"', text) >= 1
-    assert count("detector_images_processed_total", 'mode="path"', text) - \
-        count("detector_images_processed_total", 'mode="path"', before) == n
+    assert (
+        count("detector_images_processed_total", 'mode="path"', text)
+        - count("detector_images_processed_total", 'mode="path"', before)
+        == n
+    )
     for stage in ("decode", "inference", "annotate", "write", "total"):
         assert count("detector_stage_seconds_count", f'stage="{stage}"', text) >= n
     assert sum(_samples(text, "detector_model_ready").values()) == 2
@@ -75,7 +86,7 @@ def test_request_id_is_echoed_and_recorded(two_worker_node):
 def test_missing_or_unsafe_request_id_is_replaced(two_worker_node):
     generated = two_worker_node.get("/api/health").headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", generated)
-    hostile = two_worker_node.get("/api/health", headers={"X-Request-ID": "a b\"c<script>"}).headers["X-Request-ID"]
+    hostile = two_worker_node.get("/api/health", headers={"X-Request-ID": 'a b"c<script>'}).headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", hostile)
 
 

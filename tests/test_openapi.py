@@ -1,4 +1,5 @@
 """The OpenAPI document matches what a real node answers (schemathesis against real gunicorn)."""
+
 from __future__ import annotations
 
 import re
@@ -28,9 +29,26 @@ def test_schemathesis_finds_no_mismatch(node):
     body, never both", so schema-valid requests that give it twice are rightly refused with 400."""
     cli = Path(sys.executable).with_name("schemathesis")
     result = subprocess.run(
-        [str(cli), "--config-file", str(CONFIG), "run", node.url + "/api/openapi.json", "--checks", "all",
-         "--exclude-checks", "positive_data_acceptance", "--max-examples", "60", "--workers", "1", "--seed", "1"],
-        capture_output=True, text=True, timeout=300,
+        [
+            str(cli),
+            "--config-file",
+            str(CONFIG),
+            "run",
+            node.url + "/api/openapi.json",
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "--max-examples",
+            "60",
+            "--workers",
+            "1",
+            "--seed",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout[-5000:]
     generated = re.search(r"(\d+) generated, (\d+) passed", result.stdout)

@@ -1,11 +1,12 @@
 """detector.pipeline: the record, the files on disk, thresholds and timings."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from detector import Detector, DetectorOptions, OutputTarget, STAGES
+from detector import STAGES, Detector, DetectorOptions, OutputTarget
 
 
 @pytest.fixture
@@ -21,7 +22,8 @@ def test_process_writes_json_identical_to_the_returned_bytes(detector, images_di
     assert record["objects_found"] == len(record["detections"]) == 2  # Person (red) + Portrait (0.43)
     assert record["detection_class_entities"] == ["Person", "Portrait"]
     assert record["detection_scores"][0] == pytest.approx(1.0, abs=0.01)
-    assert record["annotated_image_path"] == str(target.image) and target.image.is_file()
+    assert target.image is not None and target.image.is_file()
+    assert record["annotated_image_path"] == str(target.image)
     assert record["image"] == {"width": 320, "height": 240}
     assert record["node"] == "test-node" and record["model"]["family"] == "openimages"
     assert set(record["timings"]) == set(STAGES)
@@ -69,5 +71,6 @@ def test_png_and_unknown_formats_keep_a_readable_annotated_copy(detector, images
     detector.process(images_dir / "palette.gif", target, "palette.gif", "palette.gif")
     from PIL import Image
 
+    assert target.image is not None
     with Image.open(target.image) as im:
         assert im.format == "PNG" and im.size == (120, 80)

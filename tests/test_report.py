@@ -1,5 +1,6 @@
 """scripts/report.py: built from real sender logs (a real node and a real local run), and its verdict
 agrees with the numbers it shows and with the logs."""
+
 from __future__ import annotations
 
 import base64
@@ -12,11 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scripts.report import VERDICT_HEADERS
-from scripts.report_verdict import TIE
+from reporting.build import VERDICT_HEADERS
+from reporting.verdict import TIE
 from scripts.report import main as report_main
 from scripts.sender import main as sender_main
-from tests.sender_fixtures import REPORT, make_images, noise_jpeg, read_log, run_script
+from tests.helpers import REPORT, make_images, noise_jpeg, read_log, run_script
 
 PLOTS = ["stages.png", "throughput.png", "local_vs_remote.png"]
 
@@ -30,12 +31,45 @@ def real_logs(node, tiny_model_dirs, tmp_path_factory) -> dict[str, Path]:
     for i in range(3):  # a few larger, incompressible images, so sizes differ
         noise_jpeg(folder / f"noise-{i}.jpg", seed=i)
     logs = {name: work / f"{name}.jsonl" for name in ("local", "remote", "slow")}
-    assert sender_main([str(folder), "--local", "--model", str(tiny_model_dirs["openimages"]),
-                        "--output-dir", str(work / "local-out"), "--log", str(logs["local"]), "--no-progress"]) == 0
-    assert sender_main([str(folder), "--mode", "upload", "--nodes", node.url, "--log", str(logs["remote"]),
-                        "--no-progress"]) == 0
-    assert sender_main([str(folder), "--mode", "upload", "--bandwidth", "2", "--nodes", node.url,
-                        "--log", str(logs["slow"]), "--no-progress"]) == 0
+    assert (
+        sender_main(
+            [
+                str(folder),
+                "--local",
+                "--model",
+                str(tiny_model_dirs["openimages"]),
+                "--output-dir",
+                str(work / "local-out"),
+                "--log",
+                str(logs["local"]),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert (
+        sender_main(
+            [str(folder), "--mode", "upload", "--nodes", node.url, "--log", str(logs["remote"]), "--no-progress"]
+        )
+        == 0
+    )
+    assert (
+        sender_main(
+            [
+                str(folder),
+                "--mode",
+                "upload",
+                "--bandwidth",
+                "2",
+                "--nodes",
+                node.url,
+                "--log",
+                str(logs["slow"]),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     return logs
 
 
@@ -45,10 +79,10 @@ def table_after(markdown: str, first_header: str) -> list[dict[str, str]]:
     start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
     headers = [c.strip() for c in lines[start].strip("|").split("|")]
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
-        rows.append(dict(zip(headers, (c.strip() for c in line.strip("|").split("|")))))
+        rows.append(dict(zip(headers, (c.strip() for c in line.strip("|").split("|")), strict=True)))
     return rows
 
 
@@ -87,8 +121,11 @@ def check_verdict_row(row: dict[str, str]) -> None:
 
 def test_report_builds_from_real_logs(real_logs, tmp_path):
     out = tmp_path / "report"
-    proc = run_script(REPORT, [str(real_logs["local"]), str(real_logs["remote"]), str(real_logs["slow"]),
-                               "--out", str(out)], cwd=tmp_path)
+    proc = run_script(
+        REPORT,
+        [str(real_logs["local"]), str(real_logs["remote"]), str(real_logs["slow"]), "--out", str(out)],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     md = (out / "report.md").read_text()
     for plot in PLOTS:
@@ -111,21 +148,23 @@ def test_report_builds_from_real_logs(real_logs, tmp_path):
 
 def test_verdict_matches_the_numbers_in_the_report_and_the_logs(real_logs, tmp_path):
     out = tmp_path / "report"
-    assert report_main([str(real_logs["local"]), str(real_logs["remote"]), str(real_logs["slow"]),
-                        "--out", str(out)]) == 0
+    assert (
+        report_main([str(real_logs["local"]), str(real_logs["remote"]), str(real_logs["slow"]), "--out", str(out)]) == 0
+    )
     md = (out / "report.md").read_text()
     rows = table_after(md, "remote run")
     assert [r["remote run"] for r in rows] == ["upload 1 node", "upload 1 node @2MB/s"]
     assert list(rows[0]) == VERDICT_HEADERS
     local = read_log(real_logs["local"])
-    for row, name in zip(rows, ("remote", "slow")):
+    for row, name in zip(rows, ("remote", "slow"), strict=True):
         check_verdict_row(row)
         remote = read_log(real_logs[name])
         # The shown means are the logs' means (same images in both runs).
         assert float(row["local ms/img"]) == pytest.approx(np.mean([r["round_trip"] for r in local]) * 1000, abs=0.06)
         assert float(row["remote ms/img"]) == pytest.approx(np.mean([r["round_trip"] for r in remote]) * 1000, abs=0.06)
         assert float(row["T_server ms"]) == pytest.approx(
-            np.mean([r["timings"]["total"] for r in remote]) * 1000, abs=0.06)
+            np.mean([r["timings"]["total"] for r in remote]) * 1000, abs=0.06
+        )
         assert float(row["S kB"]) == pytest.approx(np.mean([r["size"] for r in remote]) / 1000, abs=0.06)
         # The sentences say the same as the table.
         section = md.split(f"### {row['remote run']} vs local\n", 1)[1].split("\n### ", 1)[0]
@@ -140,16 +179,34 @@ def test_verdict_matches_the_numbers_in_the_report_and_the_logs(real_logs, tmp_p
     assert float(rows[1]["remote ms/img"]) >= np.mean([r["request_bytes"] for r in slow]) / 2e6 * 1000
 
 
-def record(file: str, node: str, start: float, round_trip: float, total: float, size: int, label: str,
-           mode: str) -> dict:
+def record(
+    file: str, node: str, start: float, round_trip: float, total: float, size: int, label: str, mode: str
+) -> dict:
     """A record as the sender writes it (only the fields the report reads)."""
     return {
-        "run": "r1", "label": label, "mode": mode, "per_node": 1, "bandwidth_mbps": None, "file": file,
-        "size": size, "node": node, "host": "h", "ok": True, "status": 200 if node != "local" else None,
-        "error": None, "attempts": 1, "tried": [node], "bytes_sent": 0, "request_bytes": 60,
-        "round_trip": round_trip, "transfer": round_trip - total,
+        "run": "r1",
+        "label": label,
+        "mode": mode,
+        "per_node": 1,
+        "bandwidth_mbps": None,
+        "file": file,
+        "size": size,
+        "node": node,
+        "host": "h",
+        "ok": True,
+        "status": 200 if node != "local" else None,
+        "error": None,
+        "attempts": 1,
+        "tried": [node],
+        "bytes_sent": 0,
+        "request_bytes": 60,
+        "round_trip": round_trip,
+        "transfer": round_trip - total,
         "timings": {"decode": 0.001, "inference": total - 0.002, "annotate": 0.0, "write": 0.0, "total": total},
-        "started_at": start, "finished_at": start + round_trip, "labels": ["Cat"], "scores": [0.5],
+        "started_at": start,
+        "finished_at": start + round_trip,
+        "labels": ["Cat"],
+        "scores": [0.5],
     }
 
 
@@ -159,21 +216,37 @@ def write_log(path: Path, records: list[dict]) -> Path:
     return path
 
 
-@pytest.mark.parametrize("local_s, expect_per_image, expect_even", [
-    (0.200, "remote", "0.667"),  # 100 kB / (200 - 40 - 10 ms) = 0.667 MB/s
-    (0.030, "local", "never"),  # the node's 40 ms alone exceed the local 30 ms
-    (0.0505, "level", "200.000"),  # 1 % apart: level; 100 kB / 0.5 ms
-])
+@pytest.mark.parametrize(
+    "local_s, expect_per_image, expect_even",
+    [
+        (0.200, "remote", "0.667"),  # 100 kB / (200 - 40 - 10 ms) = 0.667 MB/s
+        (0.030, "local", "never"),  # the node's 40 ms alone exceed the local 30 ms
+        (0.0505, "level", "200.000"),  # 1 % apart: level; 100 kB / 0.5 ms
+    ],
+)
 def test_verdict_follows_the_numbers(tmp_path, local_s, expect_per_image, expect_even):
     files = [f"img-{i}.jpg" for i in range(10)]
-    local = [record(f, "local", 1000 + i * local_s, local_s, local_s - 0.0005, 100_000, "local", "local")
-             for i, f in enumerate(files)]
+    local = [
+        record(f, "local", 1000 + i * local_s, local_s, local_s - 0.0005, 100_000, "local", "local")
+        for i, f in enumerate(files)
+    ]
     # Two nodes, each doing its five images back to back: 40 ms on the node + 10 ms transfer.
-    remote = [record(f, f"n{i % 2}:5000", 2000 + (i // 2) * 0.05, 0.05, 0.04, 100_000, "path 2 nodes", "path")
-              for i, f in enumerate(files)]
+    remote = [
+        record(f, f"n{i % 2}:5000", 2000 + (i // 2) * 0.05, 0.05, 0.04, 100_000, "path 2 nodes", "path")
+        for i, f in enumerate(files)
+    ]
     out = tmp_path / "report"
-    assert report_main([str(write_log(tmp_path / "l.jsonl", local)), str(write_log(tmp_path / "r.jsonl", remote)),
-                        "--out", str(out)]) == 0
+    assert (
+        report_main(
+            [
+                str(write_log(tmp_path / "l.jsonl", local)),
+                str(write_log(tmp_path / "r.jsonl", remote)),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     (row,) = table_after((out / "report.md").read_text(), "remote run")
     check_verdict_row(row)
     assert row["faster per image"] == expect_per_image

@@ -1,5 +1,6 @@
 """scripts/sender.py against real gunicorn nodes on loopback (tiny models): distribution, failover,
 resume, upload, local baseline, and the seed's exact command line."""
+
 from __future__ import annotations
 
 import json
@@ -15,17 +16,15 @@ from pathlib import Path
 
 import pytest
 
+from client.cli import parse_args
+from client.files import crawl
+from client.link import Link, ThrottledBody
+from client.nodes import Node as NodeHealth
+from client.nodes import node_url
+from harness.nodes import REPO, address, free_port, start_nodes
 from scripts.sender import main as sender_main
-from scripts.sender_cli import parse_args
-from scripts.sender_files import crawl
-from scripts.sender_nodes import Node as NodeHealth
-from scripts.sender_nodes import node_url
-from scripts.sender_throttle import Link, ThrottledBody
 from tests import images as corpus
-from tests.sender_fixtures import (
-    SENDER, address, make_images, noise_jpeg, read_log, run_script, start_nodes, start_sender, wait_for_records,
-)
-from tests.servers import REPO, free_port
+from tests.helpers import SENDER, make_images, noise_jpeg, read_log, run_script, start_sender, wait_for_records
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +51,7 @@ def by_file(records: list[dict]) -> dict[str, dict]:
 
 def result_files(nodes, subfolder: str) -> Counter:
     """How many result JSONs each relative path has across the nodes' OUTPUT_DIRs."""
-    found = Counter()
+    found: Counter[str] = Counter()
     for node in nodes:
         base = node.output_dir / subfolder
         for path in base.rglob("*.json") if base.exists() else []:
@@ -86,14 +85,17 @@ def test_node_addresses_as_host_port_or_url():
             node_url(bad)
 
 
-@pytest.mark.parametrize("argv", [
-    ["--mode", "path", "--bandwidth", "1"],  # throttling is for uploads
-    ["--resume"],  # which log?
-    ["--local", "--nodes", "127.0.0.1:5000"],
-    ["--mode", "upload", "--remote-root", "/app/images"],
-    ["--nodes", "a:1", "a:1"],
-    ["--per-node", "0"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--mode", "path", "--bandwidth", "1"],  # throttling is for uploads
+        ["--resume"],  # which log?
+        ["--local", "--nodes", "127.0.0.1:5000"],
+        ["--mode", "upload", "--remote-root", "/app/images"],
+        ["--nodes", "a:1", "a:1"],
+        ["--per-node", "0"],
+    ],
+)
 def test_contradicting_options_are_usage_errors(tmp_path, argv):
     with pytest.raises(SystemExit) as exc:
         parse_args([str(tmp_path), *argv])
@@ -189,7 +191,10 @@ def test_runs_as_a_module_from_the_repository_root(cluster, images_root, tmp_pat
     log = tmp_path / "m.jsonl"
     proc = subprocess.run(
         [sys.executable, "-m", "scripts.sender", str(folder), "--nodes", address(cluster[0]), "--log", str(log)],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     assert len(read_log(log)) == 3
@@ -201,8 +206,18 @@ def test_remote_root_maps_the_local_folder_to_the_nodes_path(cluster, images_roo
     names = make_images(local, 4)
     shutil.copytree(local, images_root / "mapped")
     log = tmp_path / "mapped.jsonl"
-    rc = sender_main([str(local), "--remote-root", str(images_root / "mapped"), "--nodes", address(cluster[0]),
-                      "--log", str(log), "--no-progress"])
+    rc = sender_main(
+        [
+            str(local),
+            "--remote-root",
+            str(images_root / "mapped"),
+            "--nodes",
+            address(cluster[0]),
+            "--log",
+            str(log),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     assert sorted(by_file(read_log(log))) == names
 
@@ -237,8 +252,18 @@ def test_upload_mode_sends_the_bytes(cluster, tmp_path):
     folder = tmp_path / "up"  # outside every node's IMAGES_DIR: only the bytes can get there
     names = make_images(folder, 6)
     log = tmp_path / "up.jsonl"
-    rc = sender_main([str(folder), "--mode", "upload", "--nodes", *[address(n) for n in cluster[:2]],
-                      "--log", str(log), "--no-progress"])
+    rc = sender_main(
+        [
+            str(folder),
+            "--mode",
+            "upload",
+            "--nodes",
+            *[address(n) for n in cluster[:2]],
+            "--log",
+            str(log),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     records = by_file(read_log(log))
     assert sorted(records) == names
@@ -254,8 +279,20 @@ def test_bandwidth_throttles_the_upload(cluster, tmp_path):
     size = noise_jpeg(tmp_path / "slow" / "noise.jpg")
     log = tmp_path / "slow.jsonl"
     mbps = 0.25
-    rc = sender_main([str(tmp_path / "slow"), "--mode", "upload", "--bandwidth", str(mbps),
-                      "--nodes", address(cluster[0]), "--log", str(log), "--no-progress"])
+    rc = sender_main(
+        [
+            str(tmp_path / "slow"),
+            "--mode",
+            "upload",
+            "--bandwidth",
+            str(mbps),
+            "--nodes",
+            address(cluster[0]),
+            "--log",
+            str(log),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     (r,) = read_log(log)
     assert r["bytes_sent"] == size and r["bandwidth_mbps"] == mbps
@@ -273,11 +310,28 @@ def test_local_run_gives_the_same_labels_as_the_nodes(cluster, tiny_model_dirs, 
     for name in corpus.BAD:
         (folder / name).unlink()
     remote_log, local_log = tmp_path / "remote.jsonl", tmp_path / "local.jsonl"
-    assert sender_main([str(folder), "--nodes", *[address(n) for n in cluster], "--log", str(remote_log),
-                        "--no-progress"]) == 0
+    assert (
+        sender_main([str(folder), "--nodes", *[address(n) for n in cluster], "--log", str(remote_log), "--no-progress"])
+        == 0
+    )
     out = tmp_path / "local-out"
-    assert sender_main([str(folder), "--local", "--model", str(tiny_model_dirs["openimages"]), "--output",
-                        "--output-dir", str(out), "--log", str(local_log), "--no-progress"]) == 0
+    assert (
+        sender_main(
+            [
+                str(folder),
+                "--local",
+                "--model",
+                str(tiny_model_dirs["openimages"]),
+                "--output",
+                "--output-dir",
+                str(out),
+                "--log",
+                str(local_log),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     remote, local = by_file(read_log(remote_log)), by_file(read_log(local_log))
     assert sorted(local) == sorted(remote) == sorted(corpus.GOOD)
     for name in corpus.GOOD:
@@ -303,7 +357,7 @@ def test_node_killed_mid_run_every_image_still_ok_once(tiny_model_dirs, cluster,
         nodes = [address(cluster[0]), address(victim)]
         sender = start_sender([str(folder), "--nodes", *nodes, "--log", str(log)], tmp_path, tmp_path / "err.txt")
         wait_for_records(log, lambda rs: sum(r["node"] == nodes[1] for r in rs) >= 3)
-        os.killpg(victim.proc.pid, signal.SIGKILL)  # master and workers, no goodbye
+        os.killpg(victim.process.pid, signal.SIGKILL)  # master and workers, no goodbye
         assert sender.wait(120) == 0, (tmp_path / "err.txt").read_text()
     finally:
         victim.stop()
@@ -350,8 +404,18 @@ def test_resume_after_the_sender_is_killed(cluster, images_root, tmp_path):
 def test_all_nodes_down_every_image_gets_a_failed_record(tmp_path):
     names = make_images(tmp_path / "imgs", 5)
     log = tmp_path / "down.jsonl"
-    rc = sender_main([str(tmp_path / "imgs"), "--nodes", f"127.0.0.1:{free_port()}", "--give-up", "1",
-                      "--log", str(log), "--no-progress"])
+    rc = sender_main(
+        [
+            str(tmp_path / "imgs"),
+            "--nodes",
+            f"127.0.0.1:{free_port()}",
+            "--give-up",
+            "1",
+            "--log",
+            str(log),
+            "--no-progress",
+        ]
+    )
     assert rc == 1
     records = by_file(read_log(log))
     assert sorted(records) == names

@@ -1,4 +1,5 @@
 """Real gunicorn nodes (the container's exact command): the seed's curl, bad input, start-up behaviour."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.servers import Node
+from harness.nodes import Node
 
 
 def curl(*args: str) -> tuple[int, dict]:
@@ -31,8 +32,18 @@ def test_seed_curl_command(node):
     assert json.loads((node.output_dir / "red.jpg.json").read_text()) == record
     with open(node.output_dir / "red.jpg", "rb") as fh:
         assert fh.read(2) == b"\xff\xd8"  # a JPEG
-    for key in ("inference_time", "total_det_loop_time", "input", "file", "image", "model", "timings",
-                "result_path", "node", "created_at"):
+    for key in (
+        "inference_time",
+        "total_det_loop_time",
+        "input",
+        "file",
+        "image",
+        "model",
+        "timings",
+        "result_path",
+        "node",
+        "created_at",
+    ):
         assert key in record
 
 
@@ -83,8 +94,9 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize("body, status, code", BAD_INPUTS)
 def test_bad_input_gets_json_4xx_and_the_node_keeps_serving(node, escapes, body, status, code):
-    r = requests.post(node.url + "/api/detect", data=body, timeout=30,
-                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = requests.post(
+        node.url + "/api/detect", data=body, timeout=30, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert r.status_code == status, r.text
     assert r.headers["Content-Type"] == "application/json"
     error = r.json()["error"]
@@ -96,8 +108,21 @@ def test_bad_input_gets_json_4xx_and_the_node_keeps_serving(node, escapes, body,
     assert ok.status_code == 200 and ok.json()["detection_class_entities"][0] == "Cat"
 
 
-@pytest.mark.parametrize("name", ["rgba.png", "grey.png", "animated.gif", "cmyk.jpg", "gray16.png", "café ☕.jpg",
-                                  "exif_rotated.jpg", "wide.bmp", "palette.gif", "blue.webp"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "rgba.png",
+        "grey.png",
+        "animated.gif",
+        "cmyk.jpg",
+        "gray16.png",
+        "café ☕.jpg",
+        "exif_rotated.jpg",
+        "wide.bmp",
+        "palette.gif",
+        "blue.webp",
+    ],
+)
 def test_unusual_but_valid_images_are_answered(node, name):
     r = node.post("/api/detect", data={"input": name, "output": "1"})
     assert r.status_code == 200, r.text
@@ -116,8 +141,9 @@ def test_link_inside_the_root_is_followed(node, escapes):
 
 
 def test_upload_over_the_limit_is_413_and_not_read(node):
-    r = requests.post(node.url + "/api/detect", data=b"\0" * (2 * 1024 * 1024), timeout=30,
-                      headers={"Content-Type": "image/jpeg"})
+    r = requests.post(
+        node.url + "/api/detect", data=b"\0" * (2 * 1024 * 1024), timeout=30, headers={"Content-Type": "image/jpeg"}
+    )
     assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
     assert node.get("/api/ready").status_code == 200
 
@@ -148,10 +174,12 @@ def test_tensorflow_never_runs_in_the_gunicorn_master(node):
 
 def test_model_load_failure_stops_gunicorn_with_one_clear_message(tmp_path, session_images):
     handle = str(tmp_path / "no-such-model")
-    node = Node({"MODEL_HANDLE": handle, "IMAGES_DIR": str(session_images), "OUTPUT_DIR": str(tmp_path / "o")},
-                tmp_path / "fail.log").start()
+    node = Node(
+        {"MODEL_HANDLE": handle, "IMAGES_DIR": str(session_images), "OUTPUT_DIR": str(tmp_path / "o")},
+        tmp_path / "fail.log",
+    ).start()
     try:
-        code = node.proc.wait(timeout=120)
+        code = node.process.wait(timeout=120)
     finally:
         node.stop()
     log = node.log()
@@ -161,10 +189,18 @@ def test_model_load_failure_stops_gunicorn_with_one_clear_message(tmp_path, sess
 
 
 def test_two_workers_each_load_the_model_and_answer(tiny_model_dirs, session_images, tmp_path):
-    from tests.servers import start_node
+    from harness.nodes import start_node
 
-    node = start_node({"MODEL_HANDLE": str(tiny_model_dirs["zoo"]), "IMAGES_DIR": str(session_images),
-                       "OUTPUT_DIR": str(tmp_path / "o"), "WORKERS": "2", "THREADS": "1"}, tmp_path / "w2.log")
+    node = start_node(
+        {
+            "MODEL_HANDLE": str(tiny_model_dirs["zoo"]),
+            "IMAGES_DIR": str(session_images),
+            "OUTPUT_DIR": str(tmp_path / "o"),
+            "WORKERS": "2",
+            "THREADS": "1",
+        },
+        tmp_path / "w2.log",
+    )
     try:
         assert len(node.worker_pids()) == 2
         for _ in range(6):

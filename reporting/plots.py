@@ -1,29 +1,34 @@
-"""The report's PNG plots (matplotlib, Agg backend: no display needed)."""
+"""The report's PNG plots (matplotlib's Agg backend, chosen explicitly: no display needed)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from client.records import Record
+from reporting.data import Series
 
-from scripts.report_data import Series  # noqa: E402
 
-STAGE_PLOTS = [  # (title, how to read seconds from an ok record)
-    ("decode", lambda r: r["timings"].get("decode")),
-    ("inference", lambda r: r["timings"].get("inference")),
-    ("annotate", lambda r: r["timings"].get("annotate")),
-    ("write", lambda r: r["timings"].get("write")),
-    ("server total (local: total)", lambda r: r["timings"].get("total")),
-    ("round-trip (local: per image)", lambda r: r.get("round_trip")),
-    ("transfer = round-trip - server total", lambda r: r.get("transfer")),
+def _stage(name: str) -> Callable[[Record], float | None]:
+    return lambda r: (r.timings or {}).get(name)
+
+
+STAGE_PLOTS: list[tuple[str, Callable[[Record], float | None]]] = [  # (title, seconds from an ok record)
+    ("decode", _stage("decode")),
+    ("inference", _stage("inference")),
+    ("annotate", _stage("annotate")),
+    ("write", _stage("write")),
+    ("server total (local: total)", _stage("total")),
+    ("round-trip (local: per image)", lambda r: r.round_trip),
+    ("transfer = round-trip - server total", lambda r: r.transfer),
 ]
 
 
-def _ok(series: Series) -> list[dict]:
-    return [r for r in series.records if r.get("ok") and r.get("timings")]
+def _ok(series: Series) -> list[Record]:
+    return [r for r in series.records if r.ok and r.timings]
 
 
 def stage_distributions(series: list[Series], dest: Path) -> Path:
@@ -35,20 +40,20 @@ def stage_distributions(series: list[Series], dest: Path) -> Path:
             panels.append((title, data))
     cols = min(4, len(panels)) or 1
     rows = -(-len(panels) // cols) or 1
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.6 * rows), squeeze=False)
+    fig = Figure(figsize=(4 * cols, 3.6 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     names = [s.name for s in series]
-    for ax, (title, data) in zip(axes.flat, panels):
+    for ax, (title, data) in zip(axes.flat, panels, strict=False):
         ax.boxplot([d or [np.nan] for d in data], showfliers=True)
         ax.set_xticks(range(1, len(names) + 1), names, rotation=30, ha="right", fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.set_ylabel("ms")
         ax.grid(axis="y", alpha=0.3)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     fig.suptitle("Time per stage, per image")
     fig.tight_layout()
     fig.savefig(dest, dpi=100)
-    plt.close(fig)
     return dest
 
 
@@ -63,14 +68,15 @@ def rolling_rate(times: list[float], span: float, window: float, points: int = 2
 
 def throughput_over_time(series: list[Series], dest: Path) -> Path:
     """Images finished per second over a sliding window, one line per node, one panel per run."""
-    fig, axes = plt.subplots(len(series), 1, figsize=(10, 2.8 * len(series)), squeeze=False)
-    for ax, s in zip(axes.flat, series):
-        start = min(r["started_at"] for r in s.records)
-        span = max(max(r["finished_at"] for r in s.records) - start, 1e-3)
+    fig = Figure(figsize=(10, 2.8 * len(series)))
+    axes = fig.subplots(len(series), 1, squeeze=False)
+    for ax, s in zip(axes.flat, series, strict=True):
+        start = min(r.started_at for r in s.records)
+        span = max(max(r.finished_at for r in s.records) - start, 1e-3)
         window = span / 6  # wide enough to hold several images per node, narrow enough to show a dip
-        nodes = s.nodes or sorted({r.get("node") or "(no node)" for r in s.records})
+        nodes = s.nodes or sorted({r.node or "(no node)" for r in s.records})
         for node in nodes:
-            done = [r["finished_at"] - start for r in s.records if (r.get("node") or "(no node)") == node]
+            done = [r.finished_at - start for r in s.records if (r.node or "(no node)") == node]
             ax.plot(*rolling_rate(done, span, window), label=f"{node} ({len(done)} images)")
         ax.set_title(f"{s.name}: {s.overall.rate:.2f} images/s overall (window {window:.2f} s)", fontsize=10)
         ax.set_xlim(0, span)
@@ -81,19 +87,19 @@ def throughput_over_time(series: list[Series], dest: Path) -> Path:
         ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(dest, dpi=100)
-    plt.close(fig)
     return dest
 
 
 def local_vs_remote(series: list[Series], dest: Path) -> Path:
     """Left: every image's time in each run, side by side. Right: where the mean time goes."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 4.5), gridspec_kw={"width_ratios": [2, 1]})
+    fig = Figure(figsize=(14, 4.5))
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     files = sorted(set().union(*(s.ok_by_file() for s in series)))
     index = {f: i for i, f in enumerate(files)}
     for s in series:
         ok = s.ok_by_file()
         xs = [index[f] for f in files if f in ok]
-        ys = [ok[f]["round_trip"] * 1000 for f in files if f in ok]
+        ys = [(ok[f].round_trip or 0.0) * 1000 for f in files if f in ok]
         left.plot(xs, ys, marker="o", markersize=3, linewidth=0.8, label=s.name)
     left.set_xlabel("image (sorted by file name)")
     left.set_ylabel("ms per image")
@@ -115,23 +121,30 @@ def local_vs_remote(series: list[Series], dest: Path) -> Path:
     right.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(dest, dpi=100)
-    plt.close(fig)
     return dest
 
 
-def _mean_part(records: list[dict], part: str) -> float:
+def _mean_part(records: list[Record], part: str) -> float:
     if not records:
         return 0.0
     values = []
     for r in records:
-        t = r["timings"]
+        t = r.timings or {}
         if part == "annotate + write":
             values.append(t.get("annotate", 0) + t.get("write", 0))
         elif part == "other server":  # the untimed rest: building and writing the result JSON
-            values.append(max(0.0, t["total"] - t.get("decode", 0) - t.get("inference", 0)
-                              - t.get("annotate", 0) - t.get("write", 0)))
+            values.append(
+                max(
+                    0.0,
+                    t.get("total", 0)
+                    - t.get("decode", 0)
+                    - t.get("inference", 0)
+                    - t.get("annotate", 0)
+                    - t.get("write", 0),
+                )
+            )
         elif part == "transfer":
-            values.append(max(0.0, r.get("transfer") or 0.0))
+            values.append(max(0.0, r.transfer or 0.0))
         else:
             values.append(t.get(part, 0))
     return float(np.mean(values))

@@ -1,10 +1,11 @@
-"""Command line of scripts/sender.py."""
+"""The sender's command line (scripts/sender.py): options, their checks, the default run label."""
+
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from scripts.sender_nodes import node_url
+from client.nodes import node_url
 
 DEFAULT_NODE = "127.0.0.1:5000"
 
@@ -22,6 +23,7 @@ examples:
   %(prog)s ./images --mode upload --bandwidth 1.1 --nodes http://node1:5000
   %(prog)s ./images --local --model /models/openimages-style --log output/local.jsonl
   %(prog)s ./images --nodes node1:5000 --log output/run.jsonl --resume
+  %(prog)s /app/images --discover objdet-node-headless:5000 --min-nodes 3 --wait 600 --report output/report
 """
 
 
@@ -44,37 +46,96 @@ def positive_float(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (abbreviations off: --output must never be taken for --output-dir)."""
     p = argparse.ArgumentParser(
-        prog="sender.py", description=DESCRIPTION, epilog=EPILOG, allow_abbrev=False,
+        prog="sender.py",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("folder", type=Path, help="folder to crawl (recursively) for images")
-    p.add_argument("--nodes", nargs="+", metavar="ADDR",
-                   help=f"nodes as host:port or URL (default {DEFAULT_NODE})")
+    p.add_argument("--nodes", nargs="+", metavar="ADDR", help=f"nodes as host:port or URL (default {DEFAULT_NODE})")
+    p.add_argument(
+        "--discover",
+        metavar="NAME:PORT",
+        help="use every address NAME resolves to as a node (e.g. a Kubernetes headless Service)",
+    )
+    p.add_argument(
+        "--min-nodes",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="--discover: start once at least N of the resolved nodes are ready (1)",
+    )
+    p.add_argument(
+        "--wait",
+        type=positive_float,
+        metavar="S",
+        help="wait up to S seconds for the nodes to resolve and answer /api/ready before sending "
+        "(default: with --discover 600, else start at once)",
+    )
     p.add_argument("--output", action="store_true", help="ask for annotated images as well as the JSON")
-    p.add_argument("--mode", choices=("path", "upload"), default="path",
-                   help="path: send the image's path (nodes see the same files); upload: send the bytes")
-    p.add_argument("--remote-root", metavar="DIR",
-                   help="path mode: the node's path of FOLDER (e.g. /app/images); default: the local absolute path")
+    p.add_argument(
+        "--mode",
+        choices=("path", "upload"),
+        default="path",
+        help="path: send the image's path (nodes see the same files); upload: send the bytes",
+    )
+    p.add_argument(
+        "--remote-root",
+        metavar="DIR",
+        help="path mode: the node's path of FOLDER (e.g. /app/images); default: the local absolute path",
+    )
     p.add_argument("--per-node", type=positive_int, default=1, metavar="K", help="requests in flight per node (1)")
     p.add_argument("--local", action="store_true", help="run the detector in this process instead of on nodes")
     p.add_argument("--model", metavar="HANDLE", help="--local: model handle (default: MODEL_HANDLE, as a node)")
     p.add_argument("--limit", type=positive_int, metavar="N", help="send only the first N images")
-    p.add_argument("--output-dir", type=Path, default=Path("output"), metavar="DIR",
-                   help="where the default log goes, and --local's result files (default ./output)")
-    p.add_argument("--log", type=Path, metavar="FILE",
-                   help="record log (JSON lines); default OUTPUT_DIR/sender-<UTC time>.jsonl")
+    p.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("output"),
+        metavar="DIR",
+        help="where the default log goes, and --local's result files (default ./output)",
+    )
+    p.add_argument(
+        "--log", type=Path, metavar="FILE", help="record log (JSON lines); default OUTPUT_DIR/sender-<UTC time>.jsonl"
+    )
     p.add_argument("--resume", action="store_true", help="skip images that have an ok record in --log")
     p.add_argument("--label", help="name of this run in reports (default: local, or e.g. 'path 2 nodes')")
-    p.add_argument("--bandwidth", type=positive_float, metavar="MBPS",
-                   help="upload mode: all uploads share one link of MBPS megabytes (10^6 bytes) per second")
-    p.add_argument("--warmup", type=int, default=0, metavar="N",
-                   help="first process the first N images once, unrecorded, locally or on every node, so a "
-                        "fresh process is measured warm, like a long-running node (0)")
-    p.add_argument("--timeout", type=positive_float, default=120.0, metavar="S",
-                   help="seconds to wait for a node's answer (120); connecting times out after 5")
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="after the run, write the report of its log into DIR (also when images failed)",
+    )
+    p.add_argument(
+        "--bandwidth",
+        type=positive_float,
+        metavar="MBPS",
+        help="upload mode: all uploads share one link of MBPS megabytes (10^6 bytes) per second",
+    )
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first process the first N images once, unrecorded, locally or on every node, so a "
+        "fresh process is measured warm, like a long-running node (0)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=120.0,
+        metavar="S",
+        help="seconds to wait for a node's answer (120); connecting times out after 5",
+    )
     p.add_argument("--retries", type=int, default=3, metavar="N", help="extra attempts per image (3)")
-    p.add_argument("--give-up", type=positive_float, default=120.0, metavar="S",
-                   help="fail the remaining images when no node has been in service for S seconds (120)")
+    p.add_argument(
+        "--give-up",
+        type=positive_float,
+        default=120.0,
+        metavar="S",
+        help="fail the remaining images when no node has been in service for S seconds (120)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -85,8 +146,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         parser.error(f"{args.folder} is not a folder")
-    if args.local and args.nodes:
-        parser.error("--local runs in this process: do not give --nodes")
+    if args.local and (args.nodes or args.discover):
+        parser.error("--local runs in this process: do not give --nodes or --discover")
+    if args.nodes and args.discover:
+        parser.error("give --nodes or --discover, not both")
     if args.local and (args.mode != "path" or args.bandwidth or args.remote_root):
         parser.error("--mode, --remote-root and --bandwidth are for nodes, not --local")
     if args.model and not args.local:
@@ -99,7 +162,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--resume needs --log FILE: the log of the run to continue")
     if args.retries < 0 or args.warmup < 0:
         parser.error("--retries and --warmup must be >= 0")
-    args.nodes = args.nodes or ([] if args.local else [DEFAULT_NODE])
+    if args.local and args.wait:
+        parser.error("--wait is for nodes, not --local")
+    if args.discover:
+        name, _, port = args.discover.rpartition(":")
+        if not name or not port.isdigit():
+            parser.error(f"--discover {args.discover!r}: give NAME:PORT, e.g. objdet-node-headless:5000")
+        if args.wait is None:
+            args.wait = 600.0
+    args.nodes = args.nodes or ([] if args.local or args.discover else [DEFAULT_NODE])
     for address in args.nodes:
         try:
             node_url(address)

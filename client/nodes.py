@@ -1,13 +1,12 @@
-"""The nodes of a run: their addresses, sessions and health (taken out after failures, probed back in)."""
+"""The nodes of a run: their addresses, clients and health (taken out after failures, probed back in)."""
+
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
-import requests
-
-from scripts.sender_http import health, make_session
+from client.http import DEFAULT_READ_TIMEOUT, DetectClient
 
 DEFAULT_PORT = 5000  # a node's default PORT
 
@@ -46,10 +45,11 @@ class Node:
         probe_max_interval: float = 5.0,
         probe_timeout: float = 3.0,
         notify: Callable[[str], None] = lambda message: None,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
     ):
         self.address = address  # as given on the command line: the `node` of its records
         self.url = node_url(address)
-        self.session: requests.Session = make_session(slots)
+        self.client = DetectClient(self.url, pool_size=slots, read_timeout=read_timeout, connect_timeout=probe_timeout)
         self.failures_to_remove = failures_to_remove
         self.probe_interval = probe_interval
         self.probe_max_interval = probe_max_interval
@@ -88,14 +88,13 @@ class Node:
             self.removals += 1
             self._prober = threading.Thread(target=self._probe, name=f"probe {self.address}", daemon=True)
             self._prober.start()
-        self.notify(f"node {self.address} taken out after {self._failures} failures ({reason}); "
-                    "probing /api/health")
+        self.notify(f"node {self.address} taken out after {self._failures} failures ({reason}); probing /api/health")
 
     def _probe(self) -> None:
         pause = self.probe_interval
         while not self._stop.wait(pause):
             self.probes += 1
-            if health(self.session, self.url, self.probe_timeout):
+            if self.client.health(self.probe_timeout):
                 with self._lock:
                     self._failures = 0
                     self._available.set()
@@ -104,8 +103,8 @@ class Node:
             pause = min(pause * 2, self.probe_max_interval)
 
     def close(self) -> None:
-        """Stop probing and close the session."""
+        """Stop probing and close the connections."""
         self._stop.set()
         if self._prober is not None:
             self._prober.join(timeout=self.probe_timeout + 1)
-        self.session.close()
+        self.client.close()

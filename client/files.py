@@ -1,12 +1,13 @@
 """Finding the images to send: a sorted, recursive crawl of one folder."""
+
 from __future__ import annotations
 
 import os
 import posixpath
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 # Formats a node decodes (Pillow) and writes back under the same name; matched case-insensitively.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"})

@@ -1,17 +1,18 @@
 """Sending a list of images to N nodes: K worker threads per node pull from one queue, with failover."""
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from scripts.sender_files import ImageFile, node_input
-from scripts.sender_http import Attempt, path_request, post_detect, upload_request
-from scripts.sender_nodes import Node
-from scripts.sender_queue import Job, WorkQueue
-from scripts.sender_records import round_s
-from scripts.sender_throttle import MB, Link
+from client.files import ImageFile, node_input
+from client.http import Attempt, DetectRequest, attempt_record, path_request, upload_request
+from client.link import MB, Link
+from client.nodes import Node
+from client.queue import Job, WorkQueue
+from client.records import Record
 
 
 @dataclass
@@ -34,41 +35,24 @@ class RemoteSettings:
     bandwidth_mbps: float | None = None
 
 
-def build_request(image: ImageFile, settings: RemoteSettings) -> tuple[bytes, dict, int]:
-    """Request body, headers and image byte count for one image in the configured mode."""
+def build_request(image: ImageFile, settings: RemoteSettings) -> DetectRequest:
+    """The /api/detect request for one image in the configured mode."""
     if settings.mode == "upload":
         return upload_request(image.path.read_bytes(), image.rel, settings.save_image)
     return path_request(node_input(image, settings.remote_root), settings.save_image)
 
 
-def remote_record(job: Job, node: Node | None, attempt: Attempt | None, error: str | None = None) -> dict:
+def remote_record(job: Job, node: Node | None, attempt: Attempt | None, error: str | None = None) -> Record:
     """The record of a job's final attempt (ok or failed)."""
-    body = attempt.body if attempt is not None and attempt.ok else {}
-    timings = body.get("timings")
-    total = timings.get("total") if timings else None
-    round_trip = attempt.round_trip if attempt is not None else None
-    return {
-        "file": job.image.rel,
-        "size": job.image.size,
-        "node": node.address if node is not None else None,
-        "host": body.get("node"),
-        "ok": bool(attempt is not None and attempt.ok),
-        "status": attempt.status if attempt is not None else None,
-        "error": error if error is not None else (attempt.error if attempt is not None else None),
-        "attempts": job.attempts,
-        "tried": list(job.tried),
-        "bytes_sent": attempt.bytes_sent if attempt is not None else 0,
-        "request_bytes": attempt.request_bytes if attempt is not None else 0,
-        "round_trip": round_s(round_trip),
-        "timings": timings,
-        "transfer": round_s(round_trip - total) if total is not None else None,
-        "started_at": attempt.started_at if attempt is not None else time.time(),
-        "finished_at": attempt.finished_at if attempt is not None else time.time(),
-        "objects_found": body.get("objects_found"),
-        "labels": body.get("detection_class_entities"),
-        "scores": body.get("detection_scores"),
-        "result_path": body.get("result_path"),
-    }
+    return attempt_record(
+        attempt,
+        file=job.image.rel,
+        size=job.image.size,
+        node=node.address if node is not None else None,
+        attempts=job.attempts,
+        tried=job.tried,
+        error=error,
+    )
 
 
 class Dispatcher:
@@ -76,17 +60,24 @@ class Dispatcher:
 
     def __init__(self, settings: RemoteSettings, notify: Callable[[str], None] = lambda message: None):
         self.settings = settings
-        self.emit: Callable[[dict], None] = lambda record: None
+        self.emit: Callable[[Record], None] = lambda record: None
         self.notify = notify
         self.nodes = [
-            Node(address, settings.per_node, settings.failures_to_remove, settings.probe_interval,
-                 probe_timeout=settings.connect_timeout, notify=notify)
+            Node(
+                address,
+                settings.per_node,
+                settings.failures_to_remove,
+                settings.probe_interval,
+                probe_timeout=settings.connect_timeout,
+                notify=notify,
+                read_timeout=settings.timeout,
+            )
             for address in settings.nodes
         ]
-        self.queue: WorkQueue | None = None
+        self.queue = WorkQueue([])  # replaced by run()
         # One shared link: N nodes do not get N times the uplink.
-        use_link = settings.bandwidth_mbps and settings.mode == "upload"
-        self.link = Link(settings.bandwidth_mbps * MB) if use_link else None
+        rate = settings.bandwidth_mbps if settings.mode == "upload" else None
+        self.link = Link(rate * MB) if rate else None
 
     def live_nodes(self) -> set[str]:
         """Addresses of the nodes in service right now."""
@@ -94,14 +85,14 @@ class Dispatcher:
 
     def warm(self, images: list[ImageFile]) -> None:
         """Send these images once to every node (in parallel across nodes), ignoring the answers."""
+
         def warm_node(node: Node) -> None:
             for image in images:
                 try:
-                    body, headers, image_bytes = build_request(image, self.settings)
+                    request = build_request(image, self.settings)
                 except OSError:
                     continue
-                post_detect(node.session, node.url, body, headers, image_bytes,
-                            timeout=(self.settings.connect_timeout, self.settings.timeout))
+                node.client.send(request)
 
         threads = [threading.Thread(target=warm_node, args=(n,), daemon=True) for n in self.nodes]
         for thread in threads:
@@ -109,13 +100,14 @@ class Dispatcher:
         for thread in threads:
             thread.join()
 
-    def run(self, images: list[ImageFile], emit: Callable[[dict], None]) -> None:
+    def run(self, images: list[ImageFile], emit: Callable[[Record], None]) -> None:
         """Send every image; `emit` gets each image's one record; returns when all have theirs."""
         self.emit = emit
         self.queue = WorkQueue(images)
         workers = [
             threading.Thread(target=self._work, args=(node,), name=f"{node.address}#{slot}", daemon=True)
-            for node in self.nodes for slot in range(self.settings.per_node)
+            for node in self.nodes
+            for slot in range(self.settings.per_node)
         ]
         for worker in workers:
             worker.start()
@@ -167,15 +159,11 @@ class Dispatcher:
         job.attempts += 1
         job.tried.append(node.address)
         try:
-            body, headers, image_bytes = build_request(job.image, self.settings)
+            request = build_request(job.image, self.settings)
         except OSError as exc:  # the client cannot read its own file: no node can help
             self._final(job, node, None, f"cannot read {job.image.rel}: {exc.strerror or exc}")
             return
-        attempt = post_detect(
-            node.session, node.url, body, headers, image_bytes,
-            timeout=(self.settings.connect_timeout, self.settings.timeout),
-            link=self.link,
-        )
+        attempt = node.client.send(request, link=self.link)
         if not attempt.retryable:
             node.succeeded()  # 200 or 4xx: the node is fine, the answer is final
             self._final(job, node, attempt)

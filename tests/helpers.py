@@ -1,16 +1,19 @@
-"""Helpers for the sender, report and find_corrupt tests: image folders, node clusters, running the scripts."""
+"""Helpers for the sender, report and find_corrupt tests: image folders, running the scripts, reading logs."""
+
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from tests.servers import REPO, Node
+from harness.nodes import REPO
 
 SENDER = REPO / "scripts" / "sender.py"
 REPORT = REPO / "scripts" / "report.py"
@@ -39,47 +42,24 @@ def noise_jpeg(path: Path, size: tuple[int, int] = (320, 240), seed: int = 1) ->
     return path.stat().st_size
 
 
-def start_nodes(count: int, model_dir: Path, images_root: Path, work: Path, extra_env: dict | None = None) -> list[Node]:
-    """`count` real gunicorn nodes on one images root, started in parallel; each has its own OUTPUT_DIR."""
-    work.mkdir(parents=True, exist_ok=True)
-    nodes = []
-    for i in range(count):
-        out = work / f"node{i}-output"
-        env = {"MODEL_HANDLE": str(model_dir), "IMAGES_DIR": str(images_root), "OUTPUT_DIR": str(out),
-               "THREADS": "2", **(extra_env or {})}
-        node = Node(env, work / f"node{i}.log").start()
-        node.output_dir = out
-        nodes.append(node)
-    try:
-        for node in nodes:
-            node.wait_ready(180)
-    except Exception:
-        for node in nodes:
-            node.stop()
-        raise
-    return nodes
-
-
-def address(node: Node) -> str:
-    """`127.0.0.1:PORT`, the form the seed's command line uses."""
-    return f"127.0.0.1:{node.port}"
-
-
-def run_script(script: Path, args: list[str], cwd: Path, timeout: float = 120, env: dict | None = None
-               ) -> subprocess.CompletedProcess:
+def run_script(
+    script: Path, args: list[str], cwd: Path, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run one of the scripts as a user would: `python scripts/X.py ...`."""
-    return subprocess.run([sys.executable, str(script), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, str(script), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
-def start_sender(args: list[str], cwd: Path, stderr_path: Path) -> subprocess.Popen:
+def start_sender(args: list[str], cwd: Path, stderr_path: Path) -> subprocess.Popen[bytes]:
     """The sender as a background process (so a test can kill it or a node under it)."""
     with open(stderr_path, "wb") as err:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen([sys.executable, str(SENDER), *args, "--no-progress"], cwd=cwd,
-                                stdout=subprocess.DEVNULL, stderr=err)
+        return subprocess.Popen(
+            [sys.executable, str(SENDER), *args, "--no-progress"], cwd=cwd, stdout=subprocess.DEVNULL, stderr=err
+        )
 
 
-def read_log(path: Path) -> list[dict]:
+def read_log(path: Path) -> list[dict[str, Any]]:
     """Every complete record of a log (a torn last line is left out)."""
     records = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -90,7 +70,9 @@ def read_log(path: Path) -> list[dict]:
     return records
 
 
-def wait_for_records(path: Path, condition, timeout: float = 60.0) -> list[dict]:
+def wait_for_records(
+    path: Path, condition: Callable[[list[dict[str, Any]]], bool], timeout: float = 60.0
+) -> list[dict[str, Any]]:
     """Poll the log until `condition(records)` holds; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,12 +1,15 @@
 """Reading record logs into named series (one per log file) for the report."""
+
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-from scripts.sender_records import final_records, read_records
-from scripts.sender_summary import GroupStats, summarize
+from client.records import Record, final_records, read_records
+from client.summary import GroupStats, summarize
 
 
 @dataclass
@@ -15,7 +18,7 @@ class Series:
 
     name: str
     path: Path
-    records: list[dict]  # one final record per file
+    records: list[Record]  # one final record per file
     mode: str  # local, path or upload
     nodes: list[str]  # node addresses in order of first use
     bandwidth_mbps: float | None
@@ -31,12 +34,15 @@ class Series:
         """The stats row of the whole series."""
         return self.stats[0]
 
-    def ok_by_file(self) -> dict[str, dict]:
+    def ok_by_file(self) -> dict[str, Record]:
         """Ok records keyed by file."""
-        return {r["file"]: r for r in self.records if r.get("ok")}
+        return {r.file: r for r in self.records if r.ok}
 
 
-def _most_common(values: list, default=None):
+T = TypeVar("T", bound=Hashable)
+
+
+def _most_common(values: list[T | None], default: T | None = None) -> T | None:
     counted = Counter(v for v in values if v is not None)
     return counted.most_common(1)[0][0] if counted else default
 
@@ -49,15 +55,21 @@ def load_series(paths: list[Path]) -> list[Series]:
         if not raw:
             continue
         records = final_records(raw)
-        records.sort(key=lambda r: r["started_at"])
-        mode = _most_common([r.get("mode") for r in records], "path")
-        nodes = list(dict.fromkeys(r["node"] for r in records if r.get("node")))
-        name = _most_common([r.get("label") for r in records], path.stem)
-        series.append(Series(
-            name=name, path=path, records=records, mode=mode, nodes=nodes,
-            bandwidth_mbps=_most_common([r.get("bandwidth_mbps") for r in records]),
-            stats=summarize(records, node_order=nodes),
-        ))
+        records.sort(key=lambda r: r.started_at)
+        mode = _most_common([r.mode or None for r in records], "path") or "path"
+        nodes = list(dict.fromkeys(r.node for r in records if r.node))
+        name = _most_common([r.label or None for r in records], path.stem) or path.stem
+        series.append(
+            Series(
+                name=name,
+                path=path,
+                records=records,
+                mode=mode,
+                nodes=nodes,
+                bandwidth_mbps=_most_common([r.bandwidth_mbps for r in records]),
+                stats=summarize(records, node_order=nodes),
+            )
+        )
     names = Counter(s.name for s in series)
     for s in series:
         if names[s.name] > 1:  # two logs with one label: tell them apart by file name

@@ -1,13 +1,14 @@
 """The shared work queue: every node pulls its next image when it has a free slot."""
+
 from __future__ import annotations
 
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
-from scripts.sender_files import ImageFile
+from client.files import ImageFile
 
 
 @dataclass

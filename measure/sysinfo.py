@@ -1,10 +1,11 @@
 """What the figures were measured on: CPU, cores, memory, load, versions, commit and date."""
+
 from __future__ import annotations
 
 import os
 import platform
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def _git(repo: Path, *args: str) -> str:
 
 def collect(repo: Path) -> dict:
     """Everything RESULTS.md states about the machine and the software."""
-    versions = {"python": platform.python_version()}
+    versions: dict[str, str | None] = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
@@ -59,7 +60,7 @@ def collect(repo: Path) -> dict:
     dirty = bool(_git(repo, "status", "--porcelain", "--untracked-files=no"))
     commit = _git(repo, "rev-parse", "--short", "HEAD")
     return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),

@@ -1,11 +1,14 @@
 """A slow uplink on one machine: request bodies that share one byte rate (--bandwidth)."""
+
 from __future__ import annotations
 
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
-MB = 1_000_000  # --bandwidth is in MB/s (10^6 bytes per second), like the 1.1 MB/s measured on the cluster
+from client.records import MB
+
+__all__ = ["MB", "Link", "ThrottledBody"]
 
 
 class Link:
@@ -53,7 +56,7 @@ class ThrottledBody:
             return b""
         n = min(remaining, self._link.slice_bytes, size if size and size > 0 else remaining)
         self._link.send(n)
-        piece = bytes(self._data[self._pos:self._pos + n])
+        piece = bytes(self._data[self._pos : self._pos + n])
         self._pos += n
         return piece
 

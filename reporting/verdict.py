@@ -10,14 +10,15 @@ with S the mean image size, T_server the node's mean total time, L the mean per-
 neither server work nor the image upload (latency, HTTP, serialisation), and T_local the mean local
 per-image time. If T_server + L >= T_local, offloading one image never pays, however fast the link.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from scripts.report_data import Series
-from scripts.sender_throttle import MB
+from client.records import MB
+from reporting.data import Series
 
 LOCAL, REMOTE, LEVEL = "local", "remote", "level"
 TIE = 0.03  # runs within 3 % of each other are called level: run-to-run noise is larger than that
@@ -87,16 +88,16 @@ def compare(local: Series, remote: Series) -> Comparison:
     # The upload at the throttled rate is the S / B term of the model, so it is not part of L.
     # Without a throttle the (fast, local) upload stays inside L: a slightly pessimistic L.
     # The throttle paces the whole request body (image + multipart framing), so that is what it cost.
-    latency = [r["transfer"] - (r.get("request_bytes", 0) / rate if rate else 0.0) for r in rem]
+    latency = [(r.transfer or 0.0) - (r.request_bytes / rate if rate else 0.0) for r in rem]
     return Comparison(
         local=local.name,
         remote=remote.name,
         images=len(common),
-        local_time=_mean([r["round_trip"] for r in loc]),
-        remote_time=_mean([r["round_trip"] for r in rem]),
-        server_time=_mean([r["timings"]["total"] for r in rem]),
+        local_time=_mean([r.round_trip or 0.0 for r in loc]),
+        remote_time=_mean([r.round_trip or 0.0 for r in rem]),
+        server_time=_mean([r.server_total or 0.0 for r in rem]),
         latency=_mean(latency),
-        size=_mean([r["size"] for r in rem]),
+        size=_mean([float(r.size) for r in rem]),
         local_rate=local.overall.rate,
         remote_rate=remote.overall.rate,
         bandwidth_mbps=remote.bandwidth_mbps if remote.mode == "upload" else None,
@@ -116,6 +117,11 @@ def mbps(bytes_per_s: float) -> str:
     return f"{bytes_per_s / MB:.2f} MB/s ({bytes_per_s * 8 / MB:.1f} Mbit/s)"
 
 
+def ms(seconds: float) -> str:
+    """`12.3 ms`."""
+    return f"{seconds * 1000:.1f} ms"
+
+
 def _winner(which: str) -> str:
     if which == LEVEL:
         return f"local and remote are level (less than {TIE:.0%} apart)"
@@ -124,9 +130,11 @@ def _winner(which: str) -> str:
 
 def sentences(c: Comparison) -> list[str]:
     """The verdict for one remote run, in words, from the comparison's numbers only."""
-    ms = lambda s: f"{s * 1000:.1f} ms"  # noqa: E731
-    over = f"mean over the {c.images} images both runs processed" if c.images else (
-        "the runs share no image: each mean is over its own run's images")
+    over = (
+        f"mean over the {c.images} images both runs processed"
+        if c.images
+        else ("the runs share no image: each mean is over its own run's images")
+    )
     per_image = (
         f"**Per image, {_winner(c.faster_per_image)}**: {ms(c.local_time)} locally vs {ms(c.remote_time)} "
         f"round-trip on `{c.remote}` ({over})."
@@ -157,8 +165,13 @@ def sentences(c: Comparison) -> list[str]:
     if c.bandwidth_mbps:
         upload = c.size / (c.bandwidth_mbps * MB)
         budget = c.local_time - c.latency - upload
-        need = (f"a node would have to finish an image in under {ms(budget)} (this one took {ms(c.server_time)})"
-                if budget > 0 else "no node, however fast, can make offloading one image pay")
-        result.append(f"On this run's {c.bandwidth_mbps:g} MB/s link, uploading the mean image alone takes "
-                      f"S / B = {ms(upload)} against {ms(c.local_time)} for the whole local run: {need}.")
+        need = (
+            f"a node would have to finish an image in under {ms(budget)} (this one took {ms(c.server_time)})"
+            if budget > 0
+            else "no node, however fast, can make offloading one image pay"
+        )
+        result.append(
+            f"On this run's {c.bandwidth_mbps:g} MB/s link, uploading the mean image alone takes "
+            f"S / B = {ms(upload)} against {ms(c.local_time)} for the whole local run: {need}."
+        )
     return result

@@ -1,50 +1,34 @@
 """Run statistics from records: counts, wall time, images/s, mean/p50/p95 per metric; plain-text table."""
+
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
-import numpy as np
+from client.records import Record
+from measure.stats import Spread, spread
+
+
+def _timing(stage: str) -> Callable[[Record], float | None]:
+    return lambda r: (r.timings or {}).get(stage)
+
 
 # (name, how to read it from an ok record) -- all in seconds
-METRICS: list[tuple[str, Callable[[dict], float | None]]] = [
-    ("inference", lambda r: (r.get("timings") or {}).get("inference")),
-    ("server total", lambda r: (r.get("timings") or {}).get("total")),
-    ("round-trip", lambda r: r.get("round_trip")),
-    ("transfer", lambda r: r.get("transfer")),
+METRICS: list[tuple[str, Callable[[Record], float | None]]] = [
+    ("inference", _timing("inference")),
+    ("server total", _timing("total")),
+    ("round-trip", lambda r: r.round_trip),
+    ("transfer", lambda r: r.transfer),
 ]
 ALL = "all"
 
 
-@dataclass
-class Spread:
-    """Mean, median and 95th percentile of a sample, in seconds."""
-
-    mean: float
-    p50: float
-    p95: float
-    n: int
-
-    def ms(self) -> str:
-        """`mean/p50/p95` in milliseconds."""
-        return f"{self.mean * 1000:.0f}/{self.p50 * 1000:.0f}/{self.p95 * 1000:.0f}"
-
-
-def spread(values: Iterable[float | None]) -> Spread | None:
-    """Spread of the values that are not None; None for an empty sample."""
-    sample = np.array([v for v in values if v is not None], dtype=float)
-    if sample.size == 0:
-        return None
-    return Spread(float(sample.mean()), float(np.percentile(sample, 50)), float(np.percentile(sample, 95)),
-                  int(sample.size))
-
-
-def wall_time(records: list[dict]) -> float:
+def wall_time(records: list[Record]) -> float:
     """Seconds the records took: first start to last finish, summed over runs (a resumed log has several)."""
     spans: dict[str, list[float]] = defaultdict(list)
     for r in records:
-        spans[r.get("run", "")].extend((r["started_at"], r["finished_at"]))
+        spans[r.run].extend((r.started_at, r.finished_at))
     return sum(max(times) - min(times) for times in spans.values())
 
 
@@ -61,9 +45,9 @@ class GroupStats:
     metrics: dict[str, Spread | None] = field(default_factory=dict)
 
 
-def group_stats(name: str, records: list[dict]) -> GroupStats:
+def group_stats(name: str, records: list[Record]) -> GroupStats:
     """Stats of one group; timings come from its ok records only."""
-    ok = [r for r in records if r.get("ok")]
+    ok = [r for r in records if r.ok]
     wall = wall_time(records) if records else 0.0
     return GroupStats(
         name=name,
@@ -76,17 +60,21 @@ def group_stats(name: str, records: list[dict]) -> GroupStats:
     )
 
 
-def summarize(records: list[dict], node_order: list[str] | None = None) -> list[GroupStats]:
+def summarize(records: list[Record], node_order: list[str] | None = None) -> list[GroupStats]:
     """Overall stats first, then one row per node (command-line order, then any others)."""
-    by_node: dict[str, list[dict]] = defaultdict(list)
+    by_node: dict[str, list[Record]] = defaultdict(list)
     for r in records:
-        by_node[r.get("node") or "(no node)"].append(r)
+        by_node[r.node or "(no node)"].append(r)
     order = list(node_order or [])  # listed nodes get a row even with no records (all their work failed over)
     order += sorted(n for n in by_node if n not in order)
     rows = [group_stats(ALL, records)]
     if order != ["local"]:
         rows += [group_stats(n, by_node.get(n, [])) for n in order]
     return rows
+
+
+def _ms(value: Spread | None) -> str:
+    return value.ms() if value is not None else "-"
 
 
 HEADERS = ["node", "images", "ok", "failed", "wall s", "img/s"] + [f"{m} ms" for m, _ in METRICS]
@@ -97,9 +85,15 @@ def table_rows(stats: list[GroupStats]) -> list[list[str]]:
     rows = []
     for s in stats:
         busy = s.images > 0
-        cells = [s.name, str(s.images), str(s.ok), str(s.failed), f"{s.wall:.2f}" if busy else "-",
-                 f"{s.rate:.2f}" if busy else "-"]
-        cells += [s.metrics[m].ms() if s.metrics.get(m) else "-" for m, _ in METRICS]
+        cells = [
+            s.name,
+            str(s.images),
+            str(s.ok),
+            str(s.failed),
+            f"{s.wall:.2f}" if busy else "-",
+            f"{s.rate:.2f}" if busy else "-",
+        ]
+        cells += [_ms(s.metrics.get(m)) for m, _ in METRICS]
         rows.append(cells)
     return rows
 
@@ -110,7 +104,7 @@ def format_table(stats: list[GroupStats]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
     lines = []
     for k, row in enumerate(rows):
-        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         lines.append("  ".join(cells))
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))

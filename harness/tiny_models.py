@@ -7,6 +7,7 @@ Their answers are simple functions of the pixels, so tests can predict them exac
   of the array the model received, which shows whether the image was rotated, cropped or squashed;
 - a "Kite" (38) row always scores 0.05, below the default threshold of 0.1.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

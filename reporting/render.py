@@ -1,4 +1,5 @@
 """One document model rendered twice: Markdown (plots as files) and self-contained HTML (plots inline)."""
+
 from __future__ import annotations
 
 import base64
@@ -97,8 +98,10 @@ pre{padding:0.8em;overflow-x:auto}
 
 def to_html(doc: Doc, title: str) -> str:
     """One HTML file with the CSS inline and every plot embedded as a base64 data URI."""
-    out = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>",
-           f"<style>{_STYLE}</style></head><body>"]
+    out = [
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>',
+        f"<style>{_STYLE}</style></head><body>",
+    ]
     for block in doc.blocks:
         kind = block[0]
         if kind == "h":
@@ -112,13 +115,15 @@ def to_html(doc: Doc, title: str) -> str:
             right = [_numeric(rows, i) for i in range(len(block[1]))]
             head = "".join(f"<th>{_inline(h)}</th>" for h in block[1])
             body = "".join(
-                "<tr>" + "".join(f"<td class=\"{'n' if right[i] else 't'}\">{_inline(c)}</td>" for i, c in enumerate(row))
-                + "</tr>" for row in rows
+                "<tr>"
+                + "".join(f'<td class="{"n" if right[i] else "t"}">{_inline(c)}</td>' for i, c in enumerate(row))
+                + "</tr>"
+                for row in rows
             )
             out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif kind == "img":
             data = base64.b64encode(block[1].read_bytes()).decode("ascii")
-            out.append(f"<p><img alt=\"{html.escape(block[2])}\" src=\"data:image/png;base64,{data}\"></p>")
+            out.append(f'<p><img alt="{html.escape(block[2])}" src="data:image/png;base64,{data}"></p>')
         elif kind == "code":
             out.append(f"<pre>{html.escape(block[1])}</pre>")
     out.append("</body></html>\n")
