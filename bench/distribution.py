@@ -8,7 +8,6 @@ service time and the figures measure how well the sender keeps the nodes busy, n
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from bench.corpus import jpeg, synthetic_photo
 from bench.models import REPO
 from bench.nodes import BenchNode, NodeSet
 from bench.report import Figure, Section, table
+from client.records import Record, read_records
 from measure.stats import median, ratio_text
 
 SENDER = REPO / "scripts" / "sender.py"
@@ -59,14 +59,14 @@ def _folder(root: Path, name: str, count: int, image: bytes) -> list[Path]:
     return paths
 
 
-def _makespan(records: list[dict], expected: int) -> float:
-    bad = [r for r in records if not r.get("ok")]
+def _makespan(records: list[Record], expected: int) -> float:
+    bad = [r for r in records if not r.ok]
     if bad or len(records) != expected:
         raise RuntimeError(f"{len(bad)} failed of {len(records)} records (expected {expected}): {bad[:2]}")
-    return max(r["finished_at"] for r in records) - min(r["started_at"] for r in records)
+    return max(r.finished_at for r in records) - min(r.started_at for r in records)
 
 
-def run_sender(folder: Path, addresses: list[str], per_node: int, log: Path) -> list[dict]:
+def run_sender(folder: Path, addresses: list[str], per_node: int, log: Path) -> list[Record]:
     """Run scripts/sender.py (its CLI, as a user does) in path mode and return its records."""
     cmd = [
         sys.executable,
@@ -85,7 +85,7 @@ def run_sender(folder: Path, addresses: list[str], per_node: int, log: Path) -> 
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise RuntimeError(f"sender exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return read_records(log)
 
 
 def start(nodes: NodeSet, work: Path, plan: DistPlan) -> dict[str, BenchNode]:

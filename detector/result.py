@@ -1,11 +1,10 @@
 """The result of one detection: plain data types, and the one definition of the result JSON's keys.
 
 ResultJSON is what a node answers and writes beside the annotated image (and what the sender's
-local runner writes). app/openapi.py generates the OpenAPI schema from these TypedDicts, the
+local runner writes). This module does not use `from __future__ import annotations`: TypedDict needs
+real annotations to tell NotRequired keys apart. app/openapi.py generates the OpenAPI schema from these TypedDicts, the
 pipeline builds the record with exactly these keys, and tests check both against a real answer.
 """
-
-from __future__ import annotations
 
 import time
 from collections.abc import Iterator
@@ -14,41 +13,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, NotRequired, TypedDict
 
 STAGES = ("decode", "inference", "annotate", "write", "total")
-
-
-@dataclass(frozen=True)
-class Detection:
-    """One detected object: class label, score in [0, 1], box (ymin, xmin, ymax, xmax) in [0, 1]."""
-
-    label: str
-    score: float
-    box: tuple[float, float, float, float]
-
-    def to_dict(self) -> DetectionJSON:
-        """JSON-ready form, rounded so files stay small and diffs stay readable."""
-        return {"label": self.label, "score": round(self.score, 4), "box": [round(v, 4) for v in self.box]}
-
-
-@dataclass
-class StageTimer:
-    """Wall-clock seconds per stage, measured with a monotonic clock."""
-
-    seconds: dict[str, float] = field(default_factory=lambda: {s: 0.0 for s in STAGES})
-    started: float = field(default_factory=time.perf_counter)
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        """Add the time spent in the `with` block to stage `name`."""
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
-
-    def finish(self) -> dict[str, float]:
-        """Set `total` to the time since the timer started and return all stages."""
-        self.seconds["total"] = time.perf_counter() - self.started
-        return {k: round(v, 6) for k, v in self.seconds.items()}
 
 
 # Each key's type, then its description, then (optionally) extra JSON-schema constraints.
@@ -111,3 +75,38 @@ class ResultJSON(TypedDict):
     node: Annotated[str, "host name of the machine that ran the model"]
     created_at: Annotated[str, "UTC time, ISO 8601", {"format": "date-time"}]
     request_id: NotRequired[Annotated[str, "the request's id (X-Request-ID or generated); absent in --local runs"]]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected object: class label, score in [0, 1], box (ymin, xmin, ymax, xmax) in [0, 1]."""
+
+    label: str
+    score: float
+    box: tuple[float, float, float, float]
+
+    def to_dict(self) -> DetectionJSON:
+        """JSON-ready form, rounded so files stay small and diffs stay readable."""
+        return {"label": self.label, "score": round(self.score, 4), "box": [round(v, 4) for v in self.box]}
+
+
+@dataclass
+class StageTimer:
+    """Wall-clock seconds per stage, measured with a monotonic clock."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: {s: 0.0 for s in STAGES})
+    started: float = field(default_factory=time.perf_counter)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Add the time spent in the `with` block to stage `name`."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    def finish(self) -> dict[str, float]:
+        """Set `total` to the time since the timer started and return all stages."""
+        self.seconds["total"] = time.perf_counter() - self.started
+        return {k: round(v, 6) for k, v in self.seconds.items()}

@@ -10,50 +10,12 @@ master plus its workers) after a warm-up and after the measured phase. Exit stat
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import asdict
-from pathlib import Path
 
-from client.load import format_report, run_load
+from client.load import build_parser, format_report, run_load
 from client.records import RecordLog
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command line."""
-    p = argparse.ArgumentParser(prog="load_test.py", description=__doc__.split("\n\n")[0], allow_abbrev=False)
-    p.add_argument("--url", default="http://127.0.0.1:5000", help="the node (default http://127.0.0.1:5000)")
-    p.add_argument(
-        "--images",
-        required=True,
-        type=Path,
-        metavar="DIR",
-        help="images to send: uploads read them here; path requests name them relative to this folder",
-    )
-    p.add_argument(
-        "--remote-root",
-        metavar="DIR",
-        help="path requests: the node's path of --images (default: relative paths, i.e. --images "
-        "is the node's IMAGES_DIR)",
-    )
-    p.add_argument("--clients", type=int, default=16, help="concurrent clients (16)")
-    p.add_argument("--requests", type=int, default=500, help="measured requests (500)")
-    p.add_argument(
-        "--warmup",
-        type=int,
-        default=300,
-        help="requests before measuring, not counted (300: a fresh node's allocator settles first)",
-    )
-    p.add_argument("--upload-share", type=float, default=0.5, help="fraction of upload requests (0.5)")
-    p.add_argument("--output-share", type=float, default=0.25, help="fraction asking for annotated images (0.25)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one answer (60)")
-    p.add_argument("--pid", type=int, help="gunicorn master PID (default: found from the URL's port via /proc)")
-    p.add_argument("--max-rss-growth", type=float, metavar="PCT", help="also fail if RSS grew more than PCT %%")
-    p.add_argument("--seed", type=int, default=0, help="seed of the request mix (0)")
-    p.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
-    p.add_argument("--log", type=Path, metavar="FILE", help="also write one record per measured request (JSON lines)")
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,10 +6,13 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Annotated, get_type_hints
 
 import jsonschema_rs
+import pytest
 
-from app.openapi import openapi_spec
+from app.openapi import openapi_spec, type_schema
+from detector.result import ResultJSON, TimingsJSON
 
 CONFIG = Path(__file__).parent / "data" / "schemathesis.toml"
 
@@ -67,3 +70,24 @@ def test_real_bodies_validate_against_their_schemas(node):
     assert _validator("Error").is_valid(node.post("/api/detect", data={"input": "../x"}).json())
     assert _validator("Info").is_valid(node.get("/api/info").json())
     assert not _validator("DetectionResult").is_valid({**ok, "detections": [{"label": "x"}]})
+
+
+def test_result_schema_is_generated_from_the_one_result_definition(node):
+    schema = openapi_spec()["components"]["schemas"]["DetectionResult"]
+    keys = list(get_type_hints(ResultJSON))
+    assert list(schema["properties"]) == keys
+    assert set(schema["required"]) == set(keys) - {"request_id"}
+    # A real answer has exactly the defined keys, in the defined order.
+    answer = node.post("/api/detect", data={"input": "red.jpg"}).json()
+    assert list(answer) == keys
+    assert set(answer["timings"]) == set(get_type_hints(TimingsJSON))
+    assert set(answer["detections"][0]) == set(schema["properties"]["detections"]["items"]["properties"])
+
+
+def test_schema_of_an_annotation_covers_every_shape_the_result_uses():
+    assert type_schema(Annotated[int, "n", {"minimum": 0}]) == {"type": "integer", "description": "n", "minimum": 0}
+    assert type_schema(list[float]) == {"type": "array", "items": {"type": "number"}}
+    assert type_schema(dict[str, int]) == {"type": "object", "additionalProperties": {"type": "integer"}}
+    assert type_schema(str | None) == {"type": "string", "nullable": True}
+    with pytest.raises(TypeError):
+        type_schema(bytes)

@@ -21,7 +21,7 @@ from client.files import crawl
 from client.link import Link, ThrottledBody
 from client.nodes import Node as NodeHealth
 from client.nodes import node_url
-from harness.nodes import REPO, address, free_port, start_nodes
+from harness.nodes import REPO, Node, address, free_port, start_nodes
 from scripts.sender import main as sender_main
 from tests import images as corpus
 from tests.helpers import SENDER, make_images, noise_jpeg, read_log, run_script, start_sender, wait_for_records
@@ -94,6 +94,9 @@ def test_node_addresses_as_host_port_or_url():
         ["--mode", "upload", "--remote-root", "/app/images"],
         ["--nodes", "a:1", "a:1"],
         ["--per-node", "0"],
+        ["--discover", "svc:5000", "--nodes", "a:1"],
+        ["--discover", "no-port"],
+        ["--local", "--wait", "5"],
     ],
 )
 def test_contradicting_options_are_usage_errors(tmp_path, argv):
@@ -243,6 +246,73 @@ def test_undecodable_images_get_one_final_422_record(cluster, images_root, tmp_p
         assert (r["ok"], r["status"], r["attempts"]) == (False, 422, 1), r  # 4xx is not retried
         assert r["error"].startswith("422 ")
     assert all(records[name]["ok"] for name in corpus.GOOD)
+
+
+def test_a_run_with_failed_images_still_writes_its_report_and_exits_1(cluster, images_root, tmp_path):
+    folder = images_root / "report-on-failure"
+    names = make_images(folder, 4)
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    log, out = tmp_path / "run.jsonl", tmp_path / "report"
+    proc = run_script(
+        SENDER, [str(folder), "--nodes", address(cluster[0]), "--log", str(log), "--report", str(out)], cwd=tmp_path
+    )
+    assert proc.returncode == 1, proc.stderr  # the exit status still says an image failed
+    records = by_file(read_log(log))
+    assert sorted(records) == sorted([*names, "broken.jpg"]) and not records["broken.jpg"]["ok"]
+    html = (out / "report.html").read_text()
+    assert "Failed images" in html and "broken.jpg" in html
+    assert f"report: {out / 'report.html'}" in proc.stderr
+
+
+def test_discover_uses_every_address_a_name_resolves_to(cluster, images_root, tmp_path):
+    folder = images_root / "discover"
+    names = make_images(folder, 5)
+    log = tmp_path / "d.jsonl"
+    port = cluster[1].port
+    rc = sender_main([str(folder), "--discover", f"localhost:{port}", "--log", str(log), "--no-progress"])
+    assert rc == 0
+    records = by_file(read_log(log))
+    assert sorted(records) == names and {r["node"] for r in records.values()} == {f"127.0.0.1:{port}"}
+
+
+def test_discover_gives_up_when_too_few_nodes_are_ready(cluster, images_root, tmp_path, capsys):
+    folder = images_root / "discover-short"
+    make_images(folder, 2)
+    log = tmp_path / "short.jsonl"
+    argv = [str(folder), "--discover", f"localhost:{cluster[0].port}", "--min-nodes", "5", "--wait", "1"]
+    rc = sender_main([*argv, "--log", str(log), "--no-progress"])
+    assert rc == 1 and not log.exists()
+    assert "only 1 of 5 node(s) ready" in capsys.readouterr().err
+
+
+def test_wait_holds_the_run_until_a_late_node_is_ready(tiny_model_dirs, images_root, tmp_path):
+    folder = images_root / "late"
+    names = make_images(folder, 3)
+    port = free_port()
+    log = tmp_path / "late.jsonl"
+    sender = start_sender(
+        [str(folder), "--nodes", f"127.0.0.1:{port}", "--wait", "120", "--log", str(log)],
+        tmp_path,
+        tmp_path / "late.err",
+    )
+    try:
+        time.sleep(1.5)  # the sender is waiting: nothing is sent to a node that is not there
+        assert sender.poll() is None and not log.exists()
+        env = {
+            "MODEL_HANDLE": str(tiny_model_dirs["openimages"]),
+            "IMAGES_DIR": str(images_root),
+            "OUTPUT_DIR": str(tmp_path / "late-out"),
+        }
+        node = Node(env, tmp_path / "late-node.log", port=port).start()
+        try:
+            assert sender.wait(180) == 0, (tmp_path / "late.err").read_text()
+        finally:
+            node.stop()
+    finally:
+        if sender.poll() is None:
+            sender.kill()
+    records = by_file(read_log(log))
+    assert sorted(records) == names and all(r["ok"] and r["attempts"] == 1 for r in records.values())
 
 
 # --- upload mode and bandwidth -------------------------------------------------------------------------
