@@ -29,7 +29,7 @@ class Doc:
         self.blocks.append(("ul", items))
 
     def table(self, headers: list[str], rows: list[list[str]]) -> None:
-        """A table; the first column is text, the rest right-aligned."""
+        """A table; columns whose cells are all numbers (or `-`, `never`) are right-aligned."""
         self.blocks.append(("table", headers, rows))
 
     def img(self, path: Path, alt: str) -> None:
@@ -78,9 +78,16 @@ def to_markdown(doc: Doc) -> str:
 
 
 def _inline(text: str) -> str:
-    text = html.escape(text)
-    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+    """Escaped text with `code` spans, and **bold** outside them (asterisks in code stay literal)."""
+    parts = re.split(r"`(.+?)`", text)  # odd indexes are the code spans' contents
+    out = []
+    for i, part in enumerate(parts):
+        escaped = html.escape(part)
+        if i % 2:
+            out.append(f"<code>{escaped}</code>")
+        else:
+            out.append(re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped))
+    return "".join(out)
 
 
 _STYLE = """
