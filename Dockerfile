@@ -5,7 +5,7 @@
 #              -v objdet-tfhub:/app/cache/tfhub objdet-node:dev
 #
 # Build arguments:
-#   REQUIREMENTS=requirements-gpu.txt  TensorFlow with CUDA wheels (untested here; see the README, GPU variant)
+#   REQUIREMENTS=requirements-gpu.txt  TensorFlow with CUDA wheels (untested here; see docs/deployment.md)
 #   BAKE_MODEL=<handle>                download the model at build time into /app/model and make it the
 #                                      default MODEL_HANDLE, so the container starts without the internet
 # Every setting is an environment variable read by app/config.py (MODEL_HANDLE, WORKERS, THREADS, ...).
