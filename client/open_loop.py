@@ -33,12 +33,21 @@ def poisson_arrivals(rate: float, duration: float, seed: int = 0) -> list[float]
 
 
 class HealthProbe:
-    """GET /api/health every `interval` seconds in a thread, keeping each answer's latency (or None)."""
+    """GET a probe (/api/health by default) every `interval` seconds in a thread, keeping each answer's
+    latency (None: no answer in `timeout`, or a status not in `ok_statuses`)."""
 
-    def __init__(self, url: str, interval: float = 0.1, timeout: float = 5.0, path: str = "/api/health"):
+    def __init__(
+        self,
+        url: str,
+        interval: float = 0.1,
+        timeout: float = 5.0,
+        path: str = "/api/health",
+        ok_statuses: tuple[int, ...] = (200,),
+    ):
         self.url = url.rstrip("/") + path
         self.interval = interval
         self.timeout = timeout
+        self.ok_statuses = ok_statuses
         self.latencies: list[float | None] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="health-probe", daemon=True)
@@ -56,7 +65,7 @@ class HealthProbe:
             while not self._stop.is_set():
                 t0 = time.perf_counter()
                 try:
-                    ok = session.get(self.url, timeout=self.timeout).status_code == 200
+                    ok = session.get(self.url, timeout=self.timeout).status_code in self.ok_statuses
                     self.latencies.append(time.perf_counter() - t0 if ok else None)
                 except requests.RequestException:
                     self.latencies.append(None)
@@ -64,12 +73,12 @@ class HealthProbe:
 
     @property
     def answered(self) -> list[float]:
-        """Latencies of the probes answered with 200."""
+        """Latencies of the probes answered with one of `ok_statuses`."""
         return [v for v in self.latencies if v is not None]
 
     @property
     def failures(self) -> int:
-        """Probes that timed out or did not answer 200."""
+        """Probes that timed out or answered another status."""
         return sum(v is None for v in self.latencies)
 
 
@@ -119,7 +128,10 @@ def run_open_loop(
     bodies = {image.rel: image.path.read_bytes() for image in images}
     rng = random.Random(seed + 1)
     arrivals = poisson_arrivals(rate, duration, seed)
-    jobs = [(images[i % len(images)].rel, rng.random() < upload_share, rng.random() < output_share) for i in range(len(arrivals))]
+    jobs = [
+        (images[i % len(images)].rel, rng.random() < upload_share, rng.random() < output_share)
+        for i in range(len(arrivals))
+    ]
     client = DetectClient(url, pool_size=max_in_flight, read_timeout=timeout)
     records: list[Record] = []
     late = 0
