@@ -32,6 +32,8 @@ from app.request_reader import ReadLimits, RequestReader
 
 PROBE_THREADS = 2
 RECV_BYTES = 256 * 1024
+LINGER_SECONDS = 2.0  # after a 408: how long the loop drains what the client still sends, so it reads the answer
+LINGER_BYTES = 64 * 1024
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -63,6 +65,7 @@ class BufferingWorker(ThreadWorker):
         super().__init__(*args, **kwargs)
         self.limits = ReadLimits()
         self.reading: dict[TConn, RequestReader] = {}
+        self.lingering: dict[TConn, tuple[float, int]] = {}  # 408 sent, write side shut: (deadline, bytes drained)
         self.probe_pool: futures.ThreadPoolExecutor | None = None
         self.timeouts: Any = None
         self.buffering = not self.cfg.is_ssl
@@ -183,7 +186,40 @@ class BufferingWorker(ThreadWorker):
                 self.log.info("408 for %s: %s", conn.client, reason)
                 self.timeouts.inc()
                 self._send_quietly(conn.sock, timeout_response(reason))
+                self._linger(conn)
+        for conn, (deadline, _) in list(self.lingering.items()):
+            if now > deadline:
                 self._drop(conn, registered=True)
+
+    def _linger(self, conn: TConn) -> None:
+        """Half-close after the 408 and drain what the client still sends, without blocking the loop.
+
+        Closing a socket with unread bytes makes the kernel send a reset, which can reach the client
+        before it has read the answer (RFC 9112 section 9.6); gunicorn's close_graceful blocks, so this
+        does the same from the event loop.
+        """
+        del self.reading[conn]
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._drop(conn, registered=True)
+            return
+        self.lingering[conn] = (time.monotonic() + LINGER_SECONDS, 0)
+        self.poller.modify(conn.sock, selectors.EVENT_READ, partial(self._on_lingering, conn))
+
+    def _on_lingering(self, conn: TConn, _sock: socket.socket) -> None:
+        deadline, drained = self.lingering[conn]
+        try:
+            data = conn.sock.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        drained += len(data)
+        if not data or drained >= LINGER_BYTES:
+            self._drop(conn, registered=True)
+        else:
+            self.lingering[conn] = (deadline, drained)
 
     def _drop(self, conn: TConn, registered: bool) -> None:
         if registered:
@@ -192,6 +228,7 @@ class BufferingWorker(ThreadWorker):
             except (KeyError, ValueError, OSError):
                 pass
         self.reading.pop(conn, None)
+        self.lingering.pop(conn, None)
         self.nr_conns -= 1
         conn.close()
 
@@ -208,7 +245,7 @@ class BufferingWorker(ThreadWorker):
         try:
             super().run()
         finally:
-            for conn in list(self.reading):
+            for conn in [*self.reading, *self.lingering]:
                 self._drop(conn, registered=False)
             if self.probe_pool is not None:
                 self.probe_pool.shutdown(wait=False)

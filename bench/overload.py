@@ -51,6 +51,8 @@ class OverloadResult:
     ready_p99: float | None = None  # /api/ready and /metrics latency (s) during the 2x run
     metrics_p99: float | None = None
     probe_failures: int = 0
+    slow_ready_p99: float | None = None  # the same during the slow-upload run
+    slow_metrics_p99: float | None = None
 
 
 def _alone_and_saturated(
@@ -178,9 +180,15 @@ def measure(node: BenchNode, root: ImagesRoot, photos: list[Photo], tag: str, pl
     result.ready_p99 = percentile(ready.answered, 99) if ready.answered else None
     result.metrics_p99 = percentile(metrics.answered, 99) if metrics.answered else None
     result.probe_failures = ready.failures + metrics.failures
-    with SlowUploads(node.port) as slow:
+    with (
+        SlowUploads(node.port) as slow,
+        HealthProbe(node.url, 0.1, path="/api/ready", ok_statuses=(200, 503)) as ready,
+        HealthProbe(node.url, 0.1, path="/metrics") as metrics,
+    ):
         result.slow_uploads = run(0.8 * capacity, seed=300)
     result.slow_cut = slow.cut
+    result.slow_ready_p99 = percentile(ready.answered, 99) if ready.answered else None
+    result.slow_metrics_p99 = percentile(metrics.answered, 99) if metrics.answered else None
     return result
 
 
@@ -315,6 +323,17 @@ def report(section: Section, result: OverloadResult, key: str, label: str) -> No
                 limit=100.0,
             )
         )
+        for probe, value in (("/api/ready", result.slow_ready_p99), ("/metrics", result.slow_metrics_p99)):
+            section.add(
+                Figure(
+                    key=f"overload.{key}.{probe.strip('/').replace('/', '_')}_slow_uploads",
+                    name=f"{label}: {probe} p99 with {SLOW_UPLOADS} slow uploads arriving",
+                    value=None if value is None else value * 1000,
+                    unit="ms",
+                    op="<=",
+                    limit=100.0,
+                )
+            )
         section.text(
             f"During the slow-upload run the node cut off {result.slow_cut} trickling uploads with 408 "
             "(each replaced at once, so 64 were always arriving)."

@@ -39,7 +39,8 @@ class LoadReport:
     url: str
     clients: int
     requests: int
-    errors: int
+    errors: int  # answers that are not results, 503 overloaded excepted
+    shed: int  # 503 overloaded: the node was busy (its MAX_QUEUE was full)
     warmup_requests: int
     by_kind: dict[str, int]
     p50: float
@@ -139,7 +140,7 @@ def run_load(
         client.client.close()
 
     latencies = [r.round_trip or 0.0 for r in records]
-    failed = [r for r in records if not r.ok]
+    failed = [r for r in records if not r.ok and not r.refused_busy]
     by_kind: dict[str, int] = {}
     for r in records:
         by_kind[r.mode] = by_kind.get(r.mode, 0) + 1
@@ -151,6 +152,7 @@ def run_load(
         clients=clients,
         requests=len(records),
         errors=len(failed),
+        shed=sum(r.refused_busy for r in records),
         warmup_requests=warmup,
         by_kind=by_kind,
         p50=round(percentile(latencies, 50), 4),
@@ -177,7 +179,7 @@ def format_report(report: LoadReport) -> str:
     lines = [
         f"node        {report.url}  ({report.clients} clients, {report.warmup_requests} warm-up requests)",
         f"requests    {report.requests}  ({', '.join(f'{k} {v}' for k, v in sorted(report.by_kind.items()))})",
-        f"errors      {report.errors}",
+        f"errors      {report.errors}  (and {report.shed} refused with 503 overloaded: the node's queue was full)",
         f"latency     p50 {report.p50 * 1000:.1f} ms  p95 {report.p95 * 1000:.1f} ms  "
         f"p99 {report.p99 * 1000:.1f} ms  max {report.max * 1000:.1f} ms",
         f"throughput  {report.throughput:.1f} requests/s over {report.seconds:.1f} s",

@@ -172,8 +172,8 @@ def _report(
     url: str, rate: float, duration: float, records: list[Record], late: int, wall: float, probe: HealthProbe | None
 ) -> OpenLoopReport:
     ok = [r.round_trip or 0.0 for r in records if r.ok]
-    shed = [r.round_trip or 0.0 for r in records if r.status == 503 and r.error and "overloaded" in r.error]
-    errors = [r for r in records if not r.ok and not (r.status == 503 and r.error and "overloaded" in r.error)]
+    shed = [r.round_trip or 0.0 for r in records if r.refused_busy]
+    errors = [r for r in records if not r.ok and not r.refused_busy]
     health = probe.answered if probe is not None else []
     return OpenLoopReport(
         url=url,

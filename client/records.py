@@ -68,6 +68,11 @@ class Record:
         return asdict(self)
 
     @property
+    def refused_busy(self) -> bool:
+        """The last answer was 503 overloaded: the node was busy (back-pressure), not broken."""
+        return self.status == 503 and "503 overloaded" in (self.error or "")
+
+    @property
     def server_total(self) -> float | None:
         """The node's total time for this image (None when it has no timings)."""
         return self.timings.get("total") if self.timings else None
