@@ -24,9 +24,11 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 
 def on_starting(server):
-    """Drop metric files a previous run left behind."""
+    """Drop metric files a previous run left behind; say which settings could serve better."""
     for path in glob.glob(os.path.join(_metrics_dir, "*.db")):
         os.unlink(path)
+    for warning in _settings.warnings():
+        server.log.warning("%s", warning)
 
 
 def child_exit(server, worker):
@@ -40,7 +42,9 @@ wsgi_app = "app.wsgi:app"
 bind = [f"{_settings.host}:{_settings.port}"]
 workers = _settings.workers
 threads = _settings.threads
-worker_class = "gthread"
+# gthread, except that the worker's event loop reads each request whole (with a deadline and a minimum
+# rate, else 408) before a thread sees it, and probes get threads of their own: app/buffering_worker.py.
+worker_class = "app.buffering_worker.BufferingWorker"
 preload_app = False
 timeout = _settings.timeout
 graceful_timeout = _settings.graceful_timeout

@@ -33,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app.metrics import Metrics
     from app.model_service import ModelService, exit_worker
     from app.observability import register_observability
+    from detector.slots import InferenceSlots
 
     app = Flask(__name__)
     settings = Settings.from_env()
@@ -56,6 +57,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["model_service"] = service
     metrics = Metrics()
     app.extensions["metrics"] = metrics
+    app.extensions["slots"] = InferenceSlots(
+        settings.inference_concurrency, settings.max_queue, settings.max_queue_wait, on_change=metrics.observe_queue
+    )
 
     def _model_ready(ready: ModelService) -> None:
         metrics.model_ready.set(1)

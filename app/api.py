@@ -10,12 +10,20 @@ from importlib import metadata
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from app.errors import ApiError, error_response
-from app.inputs import output_target, parse_detect_request, read_image_file, resolve_image_path, upload_relative_name
+from app.inputs import (
+    DetectRequest,
+    output_target,
+    parse_detect_request,
+    read_image_file,
+    resolve_image_path,
+    upload_relative_name,
+)
 from app.metrics import Metrics
 from app.model_service import ModelNotReadyError, ModelService
 from app.observability import request_id
 from app.openapi import openapi_spec
-from detector import ImageDecodeError, ImageTooLargeError, StageTimer
+from detector import Detector, ImageDecodeError, ImageTooLargeError, ResultJSON, StageTimer
+from detector.slots import InferenceSlots, Reservation, SlotsFullError
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -24,6 +32,10 @@ metrics_bp = Blueprint("metrics", __name__)
 
 def _service() -> ModelService:
     return current_app.extensions["model_service"]
+
+
+def _slots() -> InferenceSlots:
+    return current_app.extensions["slots"]
 
 
 def _not_ready_message(service: ModelService) -> str:
@@ -44,6 +56,27 @@ def detect() -> Response:
         detector = service.detector()
     except ModelNotReadyError:
         return error_response(503, _not_ready_message(service))
+    metrics: Metrics = current_app.extensions["metrics"]
+    try:
+        # A place in the queue before any work: a full node answers at once, before reading or decoding.
+        with _slots().reserve() as reservation:
+            record, body = _run(detector, parsed, reservation)
+    except SlotsFullError as exc:
+        metrics.shed.inc()
+        return error_response(503, f"{exc}; retry later or elsewhere", code="overloaded", retry_after=exc.retry_after)
+    metrics.observe_stages(record["timings"])
+    metrics.images.labels("path" if parsed.input_path is not None else "upload").inc()
+    g.log_fields = {
+        "file": record["file"],
+        "objects": record["objects_found"],
+        "timings": record["timings"],
+        "image_saved": parsed.save_image,
+    }
+    return Response(body, status=200, mimetype="application/json")
+
+
+def _run(detector: Detector, parsed: DetectRequest, reservation: Reservation) -> tuple[ResultJSON, bytes]:
+    """Read (path mode) and detect one image, writing its outputs; ApiError for what the client sent."""
     cfg = current_app.config
     timer = StageTimer()  # path mode: reading the file counts as decode; uploads start after receipt
     if parsed.input_path is not None:
@@ -57,21 +90,13 @@ def detect() -> Response:
         input_name = parsed.upload_name
     target = output_target(cfg["OUTPUT_DIR"], relative, parsed.save_image)
     try:
-        record, body = detector.process(source, target, input_name, relative, timer=timer, request_id=request_id())
+        return detector.process(
+            source, target, input_name, relative, timer=timer, request_id=request_id(), reservation=reservation
+        )
     except ImageTooLargeError as exc:
         raise ApiError(422, str(exc), "image_too_large") from None
     except ImageDecodeError as exc:
         raise ApiError(422, f"{input_name or 'upload'!s}: {exc}"[:500]) from None
-    metrics: Metrics = current_app.extensions["metrics"]
-    metrics.observe_stages(record["timings"])
-    metrics.images.labels("path" if parsed.input_path is not None else "upload").inc()
-    g.log_fields = {
-        "file": relative,
-        "objects": record["objects_found"],
-        "timings": record["timings"],
-        "image_saved": parsed.save_image,
-    }
-    return Response(body, status=200, mimetype="application/json")
 
 
 @bp.get("/health")
@@ -82,11 +107,18 @@ def health() -> Response:
 
 @bp.get("/ready")
 def ready() -> Response:
-    """200 once the model is loaded and warmed up; 503 before (or after a failed load)."""
+    """200 once the model is loaded and warmed up; 503 before (or after a failed load), and while saturated."""
     service = _service()
     if not service.ready:
-        response = error_response(503, _not_ready_message(service))
-        return response
+        return error_response(503, _not_ready_message(service))
+    queue = _slots().snapshot()
+    if queue.saturated:  # a saturated node leaves a load balancer's rotation until it catches up
+        return error_response(
+            503,
+            f"the node is saturated: {queue.busy} image(s) in the model and {queue.waiting} waiting",
+            code="overloaded",
+            retry_after=max(1.0, queue.service_seconds),
+        )
     return jsonify(status="ready", model=service.handle, node=socket.gethostname())
 
 
@@ -134,10 +166,21 @@ def info() -> Response:
             "max_image_pixels": cfg["MAX_IMAGE_PIXELS"],
             "min_score": cfg["MIN_SCORE"],
             "max_boxes": cfg["MAX_BOXES"],
+            "inference_concurrency": cfg["INFERENCE_CONCURRENCY"],
+            "max_queue": cfg["MAX_QUEUE"],
+            "max_queue_wait": cfg["MAX_QUEUE_WAIT"],
+            "body_min_rate": cfg["BODY_MIN_RATE"],
+            "body_timeout": cfg["BODY_TIMEOUT"],
         },
+        queue=_queue_info(),
         images_dir=cfg["IMAGES_DIR"],
         output_dir=cfg["OUTPUT_DIR"],
     )
+
+
+def _queue_info() -> dict[str, float | int]:
+    q = _slots().snapshot()
+    return {"busy": q.busy, "waiting": q.waiting, "service_seconds": round(q.service_seconds, 6)}
 
 
 @bp.get("/openapi.json")

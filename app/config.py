@@ -24,7 +24,14 @@ class Settings(DetectionSettings):
     host: str = "0.0.0.0"
     port: int = 5000
     workers: int = 1  # processes; each loads its own copy of the model
-    threads: int = 2  # requests in flight per worker: decode/draw/write overlap inference
+    threads: int = 16  # requests handled at once per worker (decode, queue, draw, write); probes have their own
+    inference_concurrency: int = 1  # images in the model at once per worker (measured: bench/RESULTS.md)
+    max_queue: int = 4  # images admitted per worker beyond those in the model; more get 503 at once (-1: no bound)
+    max_queue_wait: float = 30.0  # 503 at once when the estimated wait for the model is longer (0: no limit)
+    header_timeout: float = 10.0  # seconds for the request line and headers to arrive, else 408
+    body_stall_seconds: float = 10.0  # a body with no new byte for this long gets 408
+    body_min_rate: float = 10_000.0  # bytes/s: a body slower than this on average (once older than the stall) gets 408
+    body_timeout: float = 600.0  # seconds for a whole body, else 408
     timeout: int = 120  # seconds a worker may stay silent before gunicorn restarts it
     graceful_timeout: int = 30  # seconds in-flight requests get to finish on SIGTERM
     log_level: str = "info"
@@ -40,8 +47,25 @@ class Settings(DetectionSettings):
             (0 < self.port < 65536, "PORT must be between 1 and 65535"),
             (self.workers >= 1, "WORKERS must be >= 1"),
             (self.threads >= 1, "THREADS must be >= 1"),
+            (self.inference_concurrency >= 1, "INFERENCE_CONCURRENCY must be >= 1"),
+            (self.max_queue >= -1, "MAX_QUEUE must be >= 0 (or -1: no bound)"),
+            (self.max_queue_wait >= 0, "MAX_QUEUE_WAIT must be >= 0 (0: no limit)"),
+            (
+                min(self.header_timeout, self.body_stall_seconds, self.body_timeout) > 0 and self.body_min_rate >= 0,
+                "HEADER_TIMEOUT, BODY_STALL_SECONDS and BODY_TIMEOUT must be > 0, BODY_MIN_RATE >= 0",
+            ),
             (self.timeout >= 1, "TIMEOUT must be >= 1"),
         ]
+
+    def warnings(self) -> list[str]:
+        """Settings that work, but not as well as they could (logged when a node starts)."""
+        admitted = self.inference_concurrency + max(self.max_queue, 0) + 1
+        if self.max_queue >= 0 and self.threads < admitted:
+            return [
+                f"THREADS={self.threads} is below INFERENCE_CONCURRENCY + MAX_QUEUE + 1 = {admitted}: requests "
+                "beyond THREADS wait for a thread before the queue bound can answer them 503"
+            ]
+        return []
 
     def flask_config(self) -> dict[str, object]:
         """Settings as Flask config keys (upper case)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
@@ -18,6 +19,7 @@ CODES = {
     405: "method_not_allowed",
     413: "too_large",
     415: "unsupported_media_type",
+    408: "request_timeout",
     422: "undecodable_image",
     500: "internal_error",
     503: "not_ready",
@@ -34,12 +36,16 @@ class ApiError(Exception):
         self.code = code or CODES.get(status, "error")
 
 
-def error_response(status: int, message: str, code: str | None = None) -> Response:
-    """The JSON error response used by every handler."""
+NOT_READY_RETRY_SECONDS = 5  # Retry-After of a 503 while the model loads
+
+
+def error_response(status: int, message: str, code: str | None = None, retry_after: float | None = None) -> Response:
+    """The JSON error response used by every handler; a 503 always says when to retry (whole seconds)."""
     response = jsonify(error={"code": code or CODES.get(status, "error"), "message": message})
     response.status_code = status
     if status == 503:
-        response.headers["Retry-After"] = "5"
+        seconds = NOT_READY_RETRY_SECONDS if retry_after is None else retry_after
+        response.headers["Retry-After"] = str(max(1, math.ceil(seconds)))
     return response
 
 

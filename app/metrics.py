@@ -69,6 +69,18 @@ class Metrics:
             registry=r,
             multiprocess_mode="liveall",
         )
+        self.shed = Counter(
+            "detector_shed_requests", "Detections refused with 503 because the queue was full", registry=r
+        )
+        self.inference_busy = Gauge(
+            "detector_inference_busy", "Images in the model now", registry=r, multiprocess_mode="livesum"
+        )
+        self.inference_waiting = Gauge(
+            "detector_inference_waiting",
+            "Images admitted and not yet in the model (decoding or queued)",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.model_ready = Gauge(
             "detector_model_ready",
             "Workers whose model is loaded and warm",
@@ -79,8 +91,13 @@ class Metrics:
     def observe_stages(self, timings: Mapping[str, object]) -> None:
         """Record one detection's stage timings (stages that did not run are skipped)."""
         for stage, seconds in timings.items():
-            if isinstance(seconds, int | float) and (seconds > 0 or stage in ("decode", "inference", "total")):
+            if isinstance(seconds, int | float) and (seconds > 0 or stage in ("decode", "queue", "inference", "total")):
                 self.stages.labels(stage).observe(seconds)
+
+    def observe_queue(self, busy: int, waiting: int) -> None:
+        """The inference slots changed (called by detector.slots.InferenceSlots)."""
+        self.inference_busy.set(busy)
+        self.inference_waiting.set(waiting)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text format body and its content type, merged over workers when multiprocess."""

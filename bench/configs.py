@@ -1,10 +1,13 @@
-"""7. Workers, threads and TensorFlow thread pools on this machine: throughput of each configuration.
+"""7. Workers, inference concurrency, threads and TensorFlow thread pools on this machine: throughput of
+each configuration.
 
-All configurations' nodes are started together, then measured in interleaved rounds, each with as
-many requests in flight as it has request slots (WORKERS × THREADS), path mode, output=0. Every
-burst opens fresh keep-alive connections, as a new sender run does: which gunicorn worker accepts a
-connection is up to the workers' race for it, and that choice then holds for the connection's life,
-so for WORKERS > 1 the node log is read to count how many workers served each burst.
+All configurations' nodes are started together, then measured in interleaved rounds, path mode,
+output=0, each burst with `in_flight` requests at once (a sender's --per-node). INFERENCE_CONCURRENCY
+is how many images one worker runs through the model at once; THREADS only bounds how many requests a
+worker handles at once (reading, decoding, waiting for the model, writing). Every burst opens fresh
+keep-alive connections, as a new sender run does: which gunicorn worker accepts a connection is up to
+the workers' race for it, and that choice then holds for the connection's life, so for WORKERS > 1 the
+node log is read to count how many workers served each burst.
 """
 
 from __future__ import annotations
@@ -27,14 +30,18 @@ class Config:
     """One node configuration (the environment variables of app/config.py)."""
 
     workers: int
-    threads: int
+    concurrency: int  # INFERENCE_CONCURRENCY
+    per_worker: int = 4  # requests in flight per worker (the sender's --per-node over all workers)
+    threads: int = 0  # THREADS; 0 = the default
     intra: int = 0  # TF_INTRA_OP_THREADS; 0 = TensorFlow's default (all cores)
     inter: int = 0
 
     @property
     def name(self) -> str:
-        """E.g. `WORKERS=2 THREADS=1 TF_INTRA_OP_THREADS=1`."""
-        text = f"WORKERS={self.workers} THREADS={self.threads}"
+        """E.g. `WORKERS=2 INFERENCE_CONCURRENCY=1 TF_INTRA_OP_THREADS=1`."""
+        text = f"WORKERS={self.workers} INFERENCE_CONCURRENCY={self.concurrency}"
+        if self.threads:
+            text += f" THREADS={self.threads}"
         if self.intra:
             text += f" TF_INTRA_OP_THREADS={self.intra}"
         if self.inter:
@@ -43,20 +50,23 @@ class Config:
 
     @property
     def in_flight(self) -> int:
-        """Requests kept in flight: one per slot."""
-        return self.workers * self.threads
+        """Requests kept in flight."""
+        return self.workers * self.per_worker
 
     def env(self) -> dict[str, str]:
         """Its environment variables."""
-        return {
+        env = {
             "WORKERS": str(self.workers),
-            "THREADS": str(self.threads),
+            "INFERENCE_CONCURRENCY": str(self.concurrency),
             "TF_INTRA_OP_THREADS": str(self.intra),
             "TF_INTER_OP_THREADS": str(self.inter),
         }
+        if self.threads:
+            env["THREADS"] = str(self.threads)
+        return env
 
 
-DEFAULT = Config(1, 2)  # app/config.py today
+DEFAULT = Config(1, 1)  # app/config.py today
 
 
 @dataclass
@@ -120,7 +130,7 @@ def measure(
 
 
 def _slug(c: Config) -> str:
-    return f"w{c.workers}t{c.threads}i{c.intra}n{c.inter}"
+    return f"w{c.workers}c{c.concurrency}f{c.per_worker}t{c.threads}i{c.intra}n{c.inter}"
 
 
 def _burst(node: BenchNode, c: Config, items: list) -> tuple[float, list]:
@@ -156,7 +166,7 @@ def _unique(photos: list[Photo]) -> list[Photo]:
 def report(section: Section, result: ConfigResult, model_key: str, model_label: str, cores: int) -> None:
     """Throughput and latency per configuration, relative to one-at-a-time and to today's default."""
     configs = list(result.throughput)
-    base = next((c for c in configs if c.in_flight == 1), configs[0])
+    base = next((c for c in configs if c.in_flight == 1), DEFAULT if DEFAULT in configs else configs[0])
     rows = []
     for c in configs:
         rel = [t / b for t, b in zip(result.throughput[c], result.throughput[base], strict=True)]

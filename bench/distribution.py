@@ -1,7 +1,7 @@
 """3. Distribution: the sender (scripts/sender.py, shared queue, K in flight per node) over nodes with a
 known service time, against the old contiguous-split, one-at-a-time design (bench/contiguous_baseline.py).
 
-The nodes run the production command (gunicorn.conf.py) serving bench/sleep_app.py: the real app and
+The nodes run the production command (gunicorn.conf.py) serving harness/sleep_app.py: the real app and
 pipeline with a model that only sleeps, and THREADS=1, so each node's capacity is one request per
 service time and the figures measure how well the sender keeps the nodes busy, not the model.
 """
@@ -23,7 +23,7 @@ from client.records import Record, read_records
 from measure.stats import median, ratio_text
 
 SENDER = REPO / "scripts" / "sender.py"
-SLEEP_APP = "bench.sleep_app:app"
+SLEEP_APP = "harness.sleep_app:app"
 
 
 @dataclass
@@ -190,7 +190,7 @@ def report(section: Section, result: DistResult, plan: DistPlan) -> None:
         )
     )
     section.text(
-        f"Nodes: `gunicorn -c gunicorn.conf.py bench.sleep_app:app` with `THREADS=1`: the real app and pipeline "
+        f"Nodes: `gunicorn -c gunicorn.conf.py harness.sleep_app:app` with `THREADS=1`: the real app and pipeline "
         f"with a test-only model that sleeps {plan.service_s * 1000:.0f} ms per image (the slow node "
         f"{plan.service_s * plan.slow_factor * 1000:.0f} ms) and no TensorFlow; "
         f"tiny 48×32 JPEGs, path mode, output=0. New design: `scripts/sender.py --per-node {plan.per_node}` "

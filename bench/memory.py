@@ -14,7 +14,7 @@ class Sample:
     model_key: str
     model_label: str
     workers: int
-    threads: int
+    concurrency: int  # INFERENCE_CONCURRENCY
     when: str  # "after warm-up", "after the overhead runs", ...
     memory: dict
     config: str = ""  # the configuration's environment, when not the defaults
@@ -30,7 +30,7 @@ def report(section: Section, samples: list[Sample]) -> None:
         rows.append(
             [
                 s.model_label,
-                s.config or f"WORKERS={s.workers} THREADS={s.threads}",
+                s.config or f"WORKERS={s.workers} INFERENCE_CONCURRENCY={s.concurrency}",
                 s.when,
                 f"{m['master_rss']:.0f}",
                 workers,

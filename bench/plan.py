@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from bench.configs import Config
 from bench.distribution import DistPlan
+from bench.overload import OverloadPlan
 
 
 @dataclass
@@ -23,6 +24,7 @@ class ModelPlan:
     camera_rounds: int = 0  # section 1 again on camera-size photos (Plan.decode_size)
     camera_images: int = 0
     warm_each: bool = True  # section 1: an untimed image before each timed one (see bench/overhead.py)
+    overload: OverloadPlan | None = None  # section 8
 
 
 @dataclass
@@ -40,18 +42,40 @@ class Plan:
     prestart: bool = False  # start every node at once at the beginning (only where timings do not matter)
 
 
-# Two cores here: one request at a time, today's default, more threads in one process, and two
-# processes with TensorFlow's own thread pools (oversubscribed) or one intra-op thread each.
-SHARED_CONFIGS = [Config(1, 1), Config(1, 2), Config(1, 4), Config(2, 1), Config(2, 1, intra=1), Config(2, 2)]
-HEAVY_CONFIGS = [Config(1, 1), Config(1, 2), Config(2, 1), Config(2, 1, intra=1)]
+# Two cores here: one request at a time; the default (one image in the model at a time, 4 in flight);
+# 2 and 4 images in the model at once; the old default (THREADS=2: 2 in flight, 2 in the model); and
+# two processes with TensorFlow's own thread pools (oversubscribed) or one intra-op thread each.
+SHARED_CONFIGS = [
+    Config(1, 1, per_worker=1),
+    Config(1, 1),
+    Config(1, 2),
+    Config(1, 4),
+    Config(1, 2, per_worker=2, threads=2),
+    Config(2, 1, per_worker=2),
+    Config(2, 1, per_worker=2, intra=1),
+]
+HEAVY_CONFIGS = [Config(1, 1, per_worker=1), Config(1, 1), Config(1, 2), Config(2, 1, per_worker=2, intra=1)]
 
 
 def full() -> Plan:
     """About 7 minutes on 2 idle cores (the first run also builds the heavy model, under a minute)."""
     return Plan(
         name="full",
-        shared=ModelPlan(9, 8, 8, 8, 2, SHARED_CONFIGS, 7, 3, 5, 4),
-        heavy=ModelPlan(3, 4, 3, 4, 1, HEAVY_CONFIGS, 3, 1, 3, 2, warm_each=False),
+        shared=ModelPlan(9, 8, 8, 8, 2, SHARED_CONFIGS, 7, 3, 5, 4, overload=OverloadPlan(15.0)),
+        heavy=ModelPlan(
+            3,
+            4,
+            3,
+            4,
+            1,
+            HEAVY_CONFIGS,
+            3,
+            1,
+            3,
+            2,
+            warm_each=False,
+            overload=OverloadPlan(30.0, alone=4, saturated=12),
+        ),
         tiny=None,
     )
 
@@ -60,7 +84,19 @@ def quick() -> Plan:
     """About 2 minutes: the shared model only, fewer rounds, smaller distribution runs."""
     return Plan(
         name="quick",
-        shared=ModelPlan(5, 8, 5, 8, 1, [Config(1, 1), Config(1, 2), Config(2, 1)], 3, 3, 3, 2),
+        shared=ModelPlan(
+            5,
+            8,
+            5,
+            8,
+            1,
+            [Config(1, 1, per_worker=1), Config(1, 1), Config(1, 2)],
+            3,
+            3,
+            3,
+            2,
+            overload=OverloadPlan(8.0),
+        ),
         heavy=None,
         tiny=None,
         decode_rounds=9,
@@ -74,7 +110,19 @@ def smoke() -> Plan:
         name="smoke",
         shared=None,
         heavy=None,
-        tiny=ModelPlan(1, 2, 1, 2, 1, [Config(2, 1, intra=1)], 1, 1, 1, 1),
+        tiny=ModelPlan(
+            1,
+            2,
+            1,
+            2,
+            1,
+            [Config(2, 1, per_worker=1, intra=1)],
+            1,
+            1,
+            1,
+            1,
+            overload=OverloadPlan(1.0, alone=2, saturated=4),
+        ),
         decode_size=(400, 300),
         decode_rounds=2,
         distribution=DistPlan(service_s=0.02, nodes=2, jobs_single=4, jobs_per_node=3, jobs_mixed=6),

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import configs, decode, distribution, memory, overhead, pipelining, report, startup
+from bench import configs, decode, distribution, memory, overhead, overload, pipelining, report, startup
 from bench import plan as plans
 from bench.baselines import RawModel
 from bench.corpus import ImagesRoot, Photo, camera_photos, load_photos, mosaic
@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         4: report.Section(4, "Decode: big JPEG to the model's size"),
         5: report.Section(5, "Start-up: process start to /api/ready"),
         6: report.Section(6, "Memory per node"),
-        7: report.Section(7, "Workers, threads and TensorFlow threads (for the guide)"),
+        7: report.Section(7, "Workers, inference concurrency and TensorFlow threads (for the guide)"),
+        8: report.Section(8, "Overload: open-loop arrivals, capacity, 2× overload, probes under load"),
     }
     samples: list[memory.Sample] = []
 
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             if plan.prestart and not prestarted:
                 prestarted = _prestart(nodes, runs, root, work, plan)
             first_ready, first_info = node.ready_after, node.info()
-            samples.append(memory.Sample(key, label, 1, 2, "after warm-up", node.memory()))
+            samples.append(memory.Sample(key, label, 1, 1, "after warm-up", node.memory()))
             raw = RawModel(handle)
             sets = [
                 ("photos", f"{label}, photos", photos[: mp.overhead_images], mp.overhead_rounds),
@@ -162,7 +163,11 @@ def main(argv: list[str] | None = None) -> int:
             pipe_photos = [Photo(f"{i:02d}-{p.name}", p.data) for i, p in enumerate(pipe_photos)]
             pres = pipelining.measure(node, raw, root, pipe_photos, key, mp.pipeline_rounds, plan.max_side)
             pipelining.report(sections[2], pres, key, label, len(pipe_photos))
-            samples.append(memory.Sample(key, label, 1, 2, "after the overhead and pipelining runs", node.memory()))
+            if mp.overload is not None:
+                phase(f"{label}: 8. overload ({mp.overload.run_seconds:g} s per open-loop run)")
+                ores = overload.measure(node, root, photos, key, mp.overload)
+                overload.report(sections[8], ores, key, label)
+            samples.append(memory.Sample(key, label, 1, 1, "after the overhead and pipelining runs", node.memory()))
             nodes.stop(node)
             del raw
             phase(f"{label}: 5. start-up, {mp.startup_reps} repetition(s)")
@@ -173,9 +178,9 @@ def main(argv: list[str] | None = None) -> int:
             cres = configs.measure(nodes, by_config, root, photos, key, mp.config_rounds, mp.config_per_slot)
             configs.report(sections[7], cres, key, label, info["cores"])
             for c, mem in cres.memory.items():
-                samples.append(memory.Sample(key, label, c.workers, c.threads, "after warm-up", mem, c.name))
+                samples.append(memory.Sample(key, label, c.workers, c.concurrency, "after warm-up", mem, c.name))
                 samples.append(
-                    memory.Sample(key, label, c.workers, c.threads, "after the runs", cres.memory_end[c], c.name)
+                    memory.Sample(key, label, c.workers, c.concurrency, "after the runs", cres.memory_end[c], c.name)
                 )
         phase("4. decode")
         big = cameras[0].data if cameras else mosaic(photos, plan.decode_size)

@@ -60,6 +60,12 @@ class Attempt:
     retry_after: float | None = None  # seconds, from a 503's Retry-After header
 
     @property
+    def overloaded(self) -> bool:
+        """A 503 from a node whose queue is full (code `overloaded`): busy, not broken; retry after `retry_after`."""
+        error = self.body.get("error") if self.status == 503 else None
+        return isinstance(error, dict) and error.get("code") == "overloaded"
+
+    @property
     def timings(self) -> dict[str, float] | None:
         """The node's stage timings of an ok answer."""
         timings = self.body.get("timings") if self.ok else None

@@ -4,18 +4,21 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from client.files import crawl
 from client.http import DetectClient, attempt_record, path_request, upload_request
-from client.records import Record
+from client.records import Record, RecordLog
 from measure.proc import find_master_pid, process_tree, rss_bytes
 from measure.stats import percentile
 
@@ -36,7 +39,8 @@ class LoadReport:
     url: str
     clients: int
     requests: int
-    errors: int
+    errors: int  # answers that are not results, 503 overloaded excepted
+    shed: int  # 503 overloaded: the node was busy (its MAX_QUEUE was full)
     warmup_requests: int
     by_kind: dict[str, int]
     p50: float
@@ -136,7 +140,7 @@ def run_load(
         client.client.close()
 
     latencies = [r.round_trip or 0.0 for r in records]
-    failed = [r for r in records if not r.ok]
+    failed = [r for r in records if not r.ok and not r.refused_busy]
     by_kind: dict[str, int] = {}
     for r in records:
         by_kind[r.mode] = by_kind.get(r.mode, 0) + 1
@@ -148,6 +152,7 @@ def run_load(
         clients=clients,
         requests=len(records),
         errors=len(failed),
+        shed=sum(r.refused_busy for r in records),
         warmup_requests=warmup,
         by_kind=by_kind,
         p50=round(percentile(latencies, 50), 4),
@@ -174,7 +179,7 @@ def format_report(report: LoadReport) -> str:
     lines = [
         f"node        {report.url}  ({report.clients} clients, {report.warmup_requests} warm-up requests)",
         f"requests    {report.requests}  ({', '.join(f'{k} {v}' for k, v in sorted(report.by_kind.items()))})",
-        f"errors      {report.errors}",
+        f"errors      {report.errors}  (and {report.shed} refused with 503 overloaded: the node's queue was full)",
         f"latency     p50 {report.p50 * 1000:.1f} ms  p95 {report.p95 * 1000:.1f} ms  "
         f"p99 {report.p99 * 1000:.1f} ms  max {report.max * 1000:.1f} ms",
         f"throughput  {report.throughput:.1f} requests/s over {report.seconds:.1f} s",
@@ -233,4 +238,83 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the request mix (0)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
     p.add_argument("--log", type=Path, metavar="FILE", help="also write one record per measured request (JSON lines)")
+    loop = p.add_argument_group(
+        "open loop",
+        "with --rate, requests arrive at R per second (Poisson) whether or not earlier answers came back, "
+        "instead of N clients each waiting for its answer",
+    )
+    loop.add_argument("--rate", type=float, metavar="R", help="offered requests per second (switches to open loop)")
+    loop.add_argument("--duration", type=float, default=30.0, metavar="S", help="seconds of arrivals (30)")
+    loop.add_argument("--max-in-flight", type=int, default=256, metavar="N", help="client threads at most (256)")
+    loop.add_argument(
+        "--probe-interval",
+        type=float,
+        default=0.1,
+        metavar="S",
+        help="GET /api/health every S seconds meanwhile and report its latency (0: no probe; 0.1)",
+    )
     return p
+
+
+def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """scripts/load_test.py after parsing: check the options, run either mode, print and write the results."""
+    if args.clients < 1 or args.requests < 1 or args.warmup < 0:
+        parser.error("--clients and --requests must be >= 1, --warmup >= 0")
+    if not 0 <= args.upload_share <= 1 or not 0 <= args.output_share <= 1:
+        parser.error("--upload-share and --output-share are fractions between 0 and 1")
+    if args.rate is not None and (args.rate <= 0 or args.duration <= 0 or args.max_in_flight < 1):
+        parser.error("--rate and --duration must be > 0, --max-in-flight >= 1")
+    if not args.images.is_dir():
+        parser.error(f"{args.images} is not a folder")
+    if args.rate is not None:
+        from client.open_loop import format_open_loop, run_open_loop
+
+        loop = run_open_loop(
+            args.url,
+            args.images,
+            rate=args.rate,
+            duration=args.duration,
+            upload_share=args.upload_share,
+            output_share=args.output_share,
+            remote_root=args.remote_root,
+            timeout=args.timeout,
+            seed=args.seed,
+            max_in_flight=args.max_in_flight,
+            probe_interval=args.probe_interval or None,
+        )
+        print(format_open_loop(loop))
+        _write_outputs(args, asdict(loop), loop.records, "open-loop load test")
+        return 1 if loop.errors else 0
+    report = run_load(
+        args.url,
+        args.images,
+        clients=args.clients,
+        requests_count=args.requests,
+        warmup=args.warmup,
+        upload_share=args.upload_share,
+        output_share=args.output_share,
+        remote_root=args.remote_root,
+        timeout=args.timeout,
+        pid=args.pid,
+        seed=args.seed,
+    )
+    print(format_report(report))
+    _write_outputs(args, asdict(report), report.records, "load test")
+    if report.errors:
+        return 1
+    growth = report.rss_growth_pct
+    if args.max_rss_growth is not None and (growth is None or growth > args.max_rss_growth):
+        print(f"RSS growth {growth} % is over --max-rss-growth {args.max_rss_growth} %", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _write_outputs(args: argparse.Namespace, summary: dict[str, Any], records: list[Record], label: str) -> None:
+    if args.json:
+        args.json.write_text(json.dumps({k: v for k, v in summary.items() if k != "records"}, indent=2) + "\n")
+    if args.log:
+        log = RecordLog(args.log)
+        for record in records:
+            record.label = record.label or label
+            log.write(record)
+        log.close()

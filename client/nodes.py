@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -57,6 +58,8 @@ class Node:
         self.notify = notify
         self.removals = 0
         self.probes = 0
+        self.pauses = 0
+        self._paused_until = 0.0
         self._lock = threading.Lock()
         self._failures = 0
         self._available = threading.Event()
@@ -66,8 +69,18 @@ class Node:
 
     @property
     def available(self) -> bool:
-        """True while the node is in service."""
+        """True while the node is in service (a paused node still is: it is busy, not broken)."""
         return self._available.is_set()
+
+    def pause(self, seconds: float) -> None:
+        """The node said it is busy (503 + Retry-After): send it nothing for `seconds`."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+            self.pauses += 1
+
+    def paused_for(self) -> float:
+        """Seconds left of the node's pause (0 when it takes work)."""
+        return max(0.0, self._paused_until - time.monotonic())
 
     def wait_available(self, timeout: float) -> bool:
         """Block until the node is in service (or `timeout` seconds pass)."""

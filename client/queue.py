@@ -20,6 +20,7 @@ class Job:
     tried: list[str] = field(default_factory=list)  # nodes that were asked, in order
     avoid: set[str] = field(default_factory=set)  # nodes that failed it: another node goes first
     ready_at: float = 0.0  # monotonic time before which it is not handed out (retry backoff)
+    shed: int = 0  # times a busy node answered 503 overloaded (back-pressure, not a failure)
 
 
 class WorkQueue:
@@ -70,13 +71,16 @@ class WorkQueue:
                     return None
                 self._cond.wait(max(0.0, wake - now))
 
-    def retry(self, job: Job, delay: float) -> bool:
-        """Put a failed job back after `delay` seconds; False if the queue is closed (it is final then)."""
+    def retry(self, job: Job, delay: float, front: bool = False) -> bool:
+        """Put a job back after `delay` seconds (at the front: next in line); False if the queue is closed."""
         with self._cond:
             if self._closed:
                 return False
             job.ready_at = time.monotonic() + delay
-            self._pending.append(job)
+            if front:
+                self._pending.appendleft(job)
+            else:
+                self._pending.append(job)
             self._cond.notify_all()
             return True
 

@@ -42,7 +42,8 @@ class Record:
     ok: bool = False
     status: int | None = None  # HTTP status of the last attempt (None: no answer, or a local run)
     error: str | None = None
-    attempts: int = 0
+    attempts: int = 0  # requests sent for this image, answered 503 overloaded ones included
+    shed: int = 0  # of those, how many a busy node refused with 503 overloaded (back-pressure, not failures)
     tried: list[str] = field(default_factory=list)  # nodes asked, in order
     bytes_sent: int = 0  # image bytes sent (upload mode)
     request_bytes: int = 0  # the whole request body
@@ -65,6 +66,11 @@ class Record:
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of one log line."""
         return asdict(self)
+
+    @property
+    def refused_busy(self) -> bool:
+        """The last answer was 503 overloaded: the node was busy (back-pressure), not broken."""
+        return self.status == 503 and "503 overloaded" in (self.error or "")
 
     @property
     def server_total(self) -> float | None:

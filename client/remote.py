@@ -33,6 +33,7 @@ class RemoteSettings:
     probe_interval: float = 0.5
     give_up: float = 120.0  # fail what is left when no node has been in service for this long
     bandwidth_mbps: float | None = None
+    max_pause: float = 30.0  # longest pause a node's Retry-After can ask for
 
 
 def build_request(image: ImageFile, settings: RemoteSettings) -> DetectRequest:
@@ -44,7 +45,7 @@ def build_request(image: ImageFile, settings: RemoteSettings) -> DetectRequest:
 
 def remote_record(job: Job, node: Node | None, attempt: Attempt | None, error: str | None = None) -> Record:
     """The record of a job's final attempt (ok or failed)."""
-    return attempt_record(
+    record = attempt_record(
         attempt,
         file=job.image.rel,
         size=job.image.size,
@@ -53,6 +54,8 @@ def remote_record(job: Job, node: Node | None, attempt: Attempt | None, error: s
         tried=job.tried,
         error=error,
     )
+    record.shed = job.shed
+    return record
 
 
 class Dispatcher:
@@ -146,6 +149,10 @@ class Dispatcher:
         while not queue.finished and not queue.closed:
             if not node.wait_available(0.2):
                 continue
+            pause = node.paused_for()
+            if pause > 0:  # busy node: its slots take nothing until its Retry-After is over
+                time.sleep(min(pause, 0.2))
+                continue
             job = queue.take(node.address, self.live_nodes, timeout=0.2)
             if job is None:
                 continue
@@ -164,6 +171,14 @@ class Dispatcher:
             self._final(job, node, None, f"cannot read {job.image.rel}: {exc.strerror or exc}")
             return
         attempt = node.client.send(request, link=self.link)
+        if attempt.overloaded:
+            # Back-pressure, not a failure: the node is fine but full. It pauses for its Retry-After and the
+            # image goes back to the front of the queue, for another node now or this one later.
+            job.shed += 1
+            node.pause(min(attempt.retry_after or 1.0, self.settings.max_pause))
+            if not self.queue.retry(job, 0.0, front=True):
+                self._final(job, node, attempt, "stopped while the nodes were busy")
+            return
         if not attempt.retryable:
             node.succeeded()  # 200 or 4xx: the node is fine, the answer is final
             self._final(job, node, attempt)

@@ -16,6 +16,7 @@ def _timing(stage: str) -> Callable[[Record], float | None]:
 
 # (name, how to read it from an ok record) -- all in seconds
 METRICS: list[tuple[str, Callable[[Record], float | None]]] = [
+    ("queue", _timing("queue")),
     ("inference", _timing("inference")),
     ("server total", _timing("total")),
     ("round-trip", lambda r: r.round_trip),

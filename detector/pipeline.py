@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from detector.annotate import draw_detections
 from detector.imaging import ImageSource, decode_image
 from detector.outputs import OutputTarget, dump_json, write_bytes_atomic, write_image_atomic
 from detector.result import Detection, ResultJSON, StageTimer
+from detector.slots import Reservation
 
 
 class Model(Protocol):
@@ -55,11 +57,16 @@ class Detector:
         self.node = node or socket.gethostname()
 
     def detect(
-        self, source: ImageSource, annotate_to: Path | None = None, timer: StageTimer | None = None
+        self,
+        source: ImageSource,
+        annotate_to: Path | None = None,
+        timer: StageTimer | None = None,
+        reservation: Reservation | None = None,
     ) -> DetectionRun:
         """Decode, run the model and (when `annotate_to` is set) draw and save the annotated image.
 
-        Pass `timer` to count work done before the call (such as reading the file) in the totals.
+        Pass `timer` to count work done before the call (such as reading the file) in the totals, and
+        `reservation` to run the model only in one of its InferenceSlots (the wait is the `queue` stage).
         """
         timer = timer or StageTimer()
         opts = self.options
@@ -70,8 +77,12 @@ class Detector:
                 max_pixels=opts.max_image_pixels,
                 keep_full=annotate_to is not None,
             )
-        with timer.stage("inference"):
-            found = self.model.predict(decoded.array)
+        with ExitStack() as slot:
+            if reservation is not None:
+                with timer.stage("queue"):
+                    slot.enter_context(reservation.slot())
+            with timer.stage("inference"):
+                found = self.model.predict(decoded.array)
         detections = [d for d in found if d.score >= opts.min_score]
         if annotate_to is not None and decoded.full is not None:  # keep_full was set: the full image is there
             with timer.stage("annotate"):
@@ -89,13 +100,14 @@ class Detector:
         file_name: str,
         timer: StageTimer | None = None,
         request_id: str | None = None,
+        reservation: Reservation | None = None,
     ) -> tuple[ResultJSON, bytes]:
         """Detect, write the annotated image (if asked) and the result JSON; return record and its bytes.
 
         Timings are final before the JSON is serialised, so the file and the response are identical;
         `write` covers the annotated image, the JSON write itself (well under a millisecond) is not timed.
         """
-        run = self.detect(source, annotate_to=target.image, timer=timer)
+        run = self.detect(source, annotate_to=target.image, timer=timer, reservation=reservation)
         record = self.result_record(run, input_name, file_name, target)
         if request_id is not None:  # a node's request; local runs have none
             record["request_id"] = request_id

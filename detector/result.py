@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, NotRequired, TypedDict
 
-STAGES = ("decode", "inference", "annotate", "write", "total")
+STAGES = ("decode", "queue", "inference", "annotate", "write", "total")
 
 
 # Each key's type, then its description, then (optionally) extra JSON-schema constraints.
@@ -45,6 +45,7 @@ class TimingsJSON(TypedDict):
     """Seconds per stage of the node's work on this image."""
 
     decode: Annotated[float, "read + decode + resize"]
+    queue: Annotated[float, "waiting for an inference slot (INFERENCE_CONCURRENCY) behind other images"]
     inference: Annotated[float, "the model alone"]
     annotate: Annotated[float, "drawing the boxes (0 without output)"]
     write: Annotated[float, "writing the annotated image (0 without output)"]

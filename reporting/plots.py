@@ -18,6 +18,7 @@ def _stage(name: str) -> Callable[[Record], float | None]:
 
 STAGE_PLOTS: list[tuple[str, Callable[[Record], float | None]]] = [  # (title, seconds from an ok record)
     ("decode", _stage("decode")),
+    ("queue (waiting for the model)", _stage("queue")),
     ("inference", _stage("inference")),
     ("annotate", _stage("annotate")),
     ("write", _stage("write")),
@@ -108,7 +109,7 @@ def local_vs_remote(series: list[Series], dest: Path) -> Path:
     left.grid(alpha=0.3)
     left.legend(fontsize=8)
 
-    parts = ["decode", "inference", "annotate + write", "other server", "transfer"]
+    parts = ["decode", "queue", "inference", "annotate + write", "other server", "transfer"]
     bottoms = np.zeros(len(series))
     for part in parts:
         heights = np.array([_mean_part(_ok(s), part) * 1000 for s in series])
@@ -138,6 +139,7 @@ def _mean_part(records: list[Record], part: str) -> float:
                     0.0,
                     t.get("total", 0)
                     - t.get("decode", 0)
+                    - t.get("queue", 0)
                     - t.get("inference", 0)
                     - t.get("annotate", 0)
                     - t.get("write", 0),

@@ -15,7 +15,7 @@ import subprocess
 from bench import run as bench_run
 from bench.distribution import SENDER
 
-SECTIONS = range(1, 8)
+SECTIONS = range(1, 9)
 
 
 def _children() -> set[int]:

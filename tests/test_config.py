@@ -20,7 +20,7 @@ def test_defaults():
 
 def test_values_are_read_and_typed():
     s = Settings.from_env({"PORT": "5003", "MIN_SCORE": "0.35", "WORKERS": "2", "MODEL_HANDLE": " /m ", "THREADS": ""})
-    assert (s.port, s.min_score, s.workers, s.model_handle, s.threads) == (5003, 0.35, 2, "/m", 2)
+    assert (s.port, s.min_score, s.workers, s.model_handle, s.threads) == (5003, 0.35, 2, "/m", Settings().threads)
 
 
 @pytest.mark.parametrize(

@@ -124,3 +124,13 @@ def test_every_result_key_is_in_api_md():
     assert "objects_found" in keys and "request_id" in keys
     missing = [key for key in keys if f"`{key}`" not in text]
     assert missing == [], f"docs/api.md does not name {missing} (as `key`)"
+
+
+def test_every_module_has_a_line_in_the_layout_tree():
+    tree = (REPO / "docs" / "development.md").read_text()
+    missing = []
+    for package in ("app", "bench", "client", "detector", "harness", "measure", "reporting", "scripts", "tests"):
+        for path in sorted((REPO / package).glob("*.py")):
+            if path.name != "__init__.py" and not re.search(rf"^\s+{re.escape(path.name)}\s", tree, re.MULTILINE):
+                missing.append(f"{package}/{path.name}")
+    assert missing == []

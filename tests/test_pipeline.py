@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 
 from detector import STAGES, Detector, DetectorOptions, OutputTarget
+from detector.slots import InferenceSlots, Reservation
 
 
 @pytest.fixture
@@ -31,7 +34,8 @@ def test_process_writes_json_identical_to_the_returned_bytes(detector, images_di
     assert record["total_det_loop_time"] == record["timings"]["total"]
     stages = record["timings"]
     assert stages["total"] >= stages["decode"] + stages["inference"] + stages["annotate"] + stages["write"]
-    assert all(stages[s] > 0 for s in STAGES)
+    assert all(stages[s] > 0 for s in STAGES if s != "queue")
+    assert stages["queue"] == 0.0  # no inference slots given: nothing to wait for
     assert sorted(p.name for p in target.json.parent.iterdir()) == ["red.jpg", "red.jpg.json"]  # no temp files left
 
 
@@ -74,3 +78,24 @@ def test_png_and_unknown_formats_keep_a_readable_annotated_copy(detector, images
     assert target.image is not None
     with Image.open(target.image) as im:
         assert im.format == "PNG" and im.size == (120, 80)
+
+
+def test_with_a_reservation_the_model_waits_for_its_slot_and_the_wait_is_the_queue_stage(
+    detector, images_dir, tmp_path
+):
+    slots = InferenceSlots(concurrency=1)
+    target = OutputTarget(json=tmp_path / "q" / "red.jpg.json")
+    with slots.reserve() as first:
+        holder = threading.Thread(target=_hold, args=(first, 0.3))
+        holder.start()
+        time.sleep(0.05)  # the slot is taken for 0.3 s
+        with slots.reserve() as second:
+            record, _ = detector.process(images_dir / "red.jpg", target, "red.jpg", "red.jpg", reservation=second)
+        holder.join()
+    assert record["timings"]["queue"] == pytest.approx(0.25, abs=0.1)
+    assert slots.snapshot().busy == slots.snapshot().waiting == 0
+
+
+def _hold(reservation: Reservation, seconds: float) -> None:
+    with reservation.slot():
+        time.sleep(seconds)

@@ -20,13 +20,15 @@ def record(
     end: float = 1.0,
     inference: float | None = None,
     total: float | None = None,
+    queue: float | None = None,
     round_trip: float | None = None,
     transfer: float | None = None,
 ) -> Record:
     """A record with the given node, outcome, span and timings (seconds)."""
     timings = None
-    if inference is not None or total is not None:
-        timings = {k: v for k, v in (("inference", inference), ("total", total)) if v is not None}
+    if inference is not None or total is not None or queue is not None:
+        given = (("queue", queue), ("inference", inference), ("total", total))
+        timings = {k: v for k, v in given if v is not None}
     return Record(
         file=file,
         node=node,
@@ -43,7 +45,17 @@ def record(
 def tenths_records(node: str = "a:1") -> list[Record]:
     """Ten ok records whose every metric takes the values 0.1 .. 1.0 s, one per second of a 10 s run."""
     return [
-        record(f"{node}/img-{i}.jpg", node=node, start=i, end=i + 1, inference=v, total=v, round_trip=v, transfer=v)
+        record(
+            f"{node}/img-{i}.jpg",
+            node=node,
+            start=i,
+            end=i + 1,
+            queue=v,
+            inference=v,
+            total=v,
+            round_trip=v,
+            transfer=v,
+        )
         for i, v in enumerate(TENTHS)
     ]
 
@@ -155,7 +167,17 @@ def test_group_stats_rate_is_images_per_second_of_wall_time() -> None:
 
 def test_failed_records_are_counted_but_kept_out_of_the_timing_spreads() -> None:
     failures = [
-        record(f"bad-{i}.jpg", ok=False, start=10.0, end=20.0, inference=9.0, total=9.0, round_trip=30.0, transfer=21)
+        record(
+            f"bad-{i}.jpg",
+            ok=False,
+            start=10.0,
+            end=20.0,
+            queue=9.0,
+            inference=9.0,
+            total=9.0,
+            round_trip=30.0,
+            transfer=21,
+        )
         for i in range(2)
     ]
     stats = group_stats("all", tenths_records() + failures)
@@ -197,7 +219,7 @@ def test_a_listed_node_without_records_still_gets_a_row_of_dashes() -> None:
     stats = summarize(tenths_records("a:1"), node_order=["a:1", "dead:1"])
     assert [s.name for s in stats] == ["all", "a:1", "dead:1"]
     dead = table_rows(stats)[2]
-    assert dead == ["dead:1", "0", "0", "0", "-", "-", "-", "-", "-", "-"]
+    assert dead == ["dead:1", "0", "0", "0", "-", "-", "-", "-", "-", "-", "-"]
 
 
 def test_records_without_a_node_are_grouped_together() -> None:
@@ -222,6 +244,7 @@ def test_table_rows_print_counts_wall_rate_and_mean_p50_p95_in_ms() -> None:
         "1",
         "20.00",
         "0.55",
+        "550/550/955",
         "550/550/955",
         "550/550/955",
         "550/550/955",

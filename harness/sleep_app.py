@@ -1,8 +1,9 @@
-"""Test-only node for the distribution benchmark: the real service (app.create_app, the real pipeline:
-decode, JSON, atomic writes) whose model only sleeps SLEEP_SECONDS per image and loads no TensorFlow.
+"""A node with a known service time, for the benchmarks and the overload tests: the real service
+(app.create_app, the real pipeline: decode, slots, JSON, atomic writes) whose model only sleeps
+SLEEP_SECONDS per image and loads no TensorFlow.
 
 It is reachable only by naming it on the gunicorn command line
-(`gunicorn -c gunicorn.conf.py bench.sleep_app:app`, as bench/distribution.py does); the production
+(`gunicorn -c gunicorn.conf.py harness.sleep_app:app`, as bench/distribution.py does); the production
 command and configuration never refer to it.
 """
 
@@ -24,7 +25,7 @@ class SleepModel:
 
     def __init__(self, seconds: float):
         self.seconds = seconds
-        self.handle = f"bench-sleep-{seconds:g}s"
+        self.handle = f"sleep-{seconds:g}s"
 
     def predict(self, rgb: np.ndarray) -> list[Detection]:
         """Sleep, then find one object."""
