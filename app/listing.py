@@ -6,18 +6,23 @@ the ones seen last time is taken from the index as it was (its files are not loo
 folder is listed by name only (os.scandir: no stat) and only names whose inode is new are statted.
 Results are written by renaming a temporary file over the final name (detector/outputs.py), which
 changes the folder's modification time and gives the file a new inode, so a new or rewritten result is
-always seen. Per request that is one stat per folder, one listing per changed folder, one stat per new
-or replaced file and the page's own JSON files read (at most MAX_LIMIT of them, each at most
+seen. A folder modified in the last RACY_NS is listed again on every refresh: a second change within
+the file system's timestamp granularity may leave its time as it was.
+
+Per request that is one stat per folder, one listing per changed (or recently changed) folder, one stat
+per new or replaced file, and the page's own JSON files read (at most MAX_LIMIT of them, each at most
 MAX_JSON_BYTES); the first request of a worker stats every file once. Hidden names (temporary files)
 and links are skipped.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import stat
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +42,9 @@ MAX_LIMIT = 100
 MAX_OFFSET = 1_000_000_000
 MAX_JSON_BYTES = 1024 * 1024
 MAX_LABELS = 10
+# A folder changed this recently may change again within the file system's timestamp granularity without
+# its modification time moving: such a folder is listed again on the next refresh (as git does with racy files).
+RACY_NS = 2 * 10**9
 ALLOWED_PARAMS = {"kind", "offset", "limit"}
 
 
@@ -65,6 +73,7 @@ class _Folder:
 
     mtime_ns: int
     inode: int
+    racy: bool  # modified so recently when listed that a later change might not move mtime_ns
     files: dict[str, tuple[int, Entry]] = field(default_factory=dict)  # name -> (inode, entry)
     subfolders: list[str] = field(default_factory=list)
 
@@ -84,7 +93,9 @@ class ResultIndex:
     def __init__(self, root: str | os.PathLike[str]):
         self.root = os.path.realpath(root)
         self._folders: dict[str, _Folder] = {}
-        self._sorted: dict[str, list[Entry]] = {kind: [] for kind in KINDS}
+        # Per kind, (-mtime_ns, path) in ascending order, i.e. newest first; tuples compare in C.
+        self._order: dict[str, list[tuple[int, str]]] = {kind: [] for kind in KINDS}
+        self._entries: dict[str, Entry] = {}
         self._lock = threading.Lock()
         self.last_scan = ScanStats()
 
@@ -93,18 +104,36 @@ class ResultIndex:
         with self._lock:
             scan = ScanStats()
             seen: dict[str, _Folder] = {}
-            changed = self._walk(scan, seen)
-            changed = changed or set(seen) != set(self._folders)
+            added: list[Entry] = []
+            removed: list[Entry] = []
+            self._walk(scan, seen, added, removed)
+            for rel in self._folders.keys() - seen.keys():  # folders that are gone, with their files
+                removed.extend(entry for _, entry in self._folders[rel].files.values())
             self._folders = seen
-            if changed:
-                entries = [entry for folder in seen.values() for _, entry in folder.files.values()]
-                entries.sort(key=lambda e: (-e.mtime_ns, e.path))
-                self._sorted = {kind: [e for e in entries if e.kind == kind] for kind in KINDS}
+            self._update(added, removed)
             self.last_scan = scan
             return scan
 
-    def _walk(self, scan: ScanStats, seen: dict[str, _Folder]) -> bool:
-        changed = False
+    def _update(self, added: list[Entry], removed: list[Entry]) -> None:
+        for kind in KINDS:
+            order = self._order[kind]
+            gone = {(-e.mtime_ns, e.path) for e in removed if e.kind == kind}
+            if gone:
+                order = [key for key in order if key not in gone]
+            new = [(-e.mtime_ns, e.path) for e in added if e.kind == kind]
+            if len(new) < 100:
+                for key in new:
+                    bisect.insort(order, key)
+            else:
+                order.extend(new)
+                order.sort()
+            self._order[kind] = order
+        for entry in removed:
+            self._entries.pop(entry.path, None)
+        for entry in added:
+            self._entries[entry.path] = entry
+
+    def _walk(self, scan: ScanStats, seen: dict[str, _Folder], added: list[Entry], removed: list[Entry]) -> None:
         pending = [""]
         while pending:
             rel = pending.pop()
@@ -117,51 +146,66 @@ class ResultIndex:
             if not stat.S_ISDIR(info.st_mode):
                 continue
             known = self._folders.get(rel)
-            if known is not None and known.mtime_ns == info.st_mtime_ns and known.inode == info.st_ino:
+            unchanged = known is not None and (known.mtime_ns, known.inode) == (info.st_mtime_ns, info.st_ino)
+            if known is not None and unchanged and not known.racy:
                 folder = known
             else:
-                folder = self._list(rel, path, info, known, scan)
-                changed = True
+                folder = self._list(rel, path, info, known, scan, added, removed)
             seen[rel] = folder
             pending.extend(folder.subfolders)
-        return changed
 
-    def _list(self, rel: str, path: str, info: os.stat_result, known: _Folder | None, scan: ScanStats) -> _Folder:
+    def _list(
+        self,
+        rel: str,
+        path: str,
+        info: os.stat_result,
+        known: _Folder | None,
+        scan: ScanStats,
+        added: list[Entry],
+        removed: list[Entry],
+    ) -> _Folder:
         scan.listed += 1
-        folder = _Folder(info.st_mtime_ns, info.st_ino)
+        folder = _Folder(info.st_mtime_ns, info.st_ino, racy=info.st_mtime_ns > time.time_ns() - RACY_NS)
         old = known.files if known is not None else {}
+        files = folder.files
         try:
             with os.scandir(path) as entries:
                 for item in entries:
-                    if item.name.startswith("."):
+                    name = item.name
+                    if name.startswith("."):
                         continue  # temporary files of writes in progress, and anything hidden
-                    child = f"{rel}/{item.name}" if rel else item.name
                     try:
+                        inode = item.inode()
+                        previous = old.get(name)
+                        if previous is not None and previous[0] == inode:
+                            files[name] = previous  # the same file as last time: nothing to look at
+                            continue
+                        child = f"{rel}/{name}" if rel else name
                         if item.is_dir(follow_symlinks=False):
                             folder.subfolders.append(child)
                             continue
-                        kind = kind_of(item.name)
+                        kind = kind_of(name)
                         if kind is None or not item.is_file(follow_symlinks=False):
-                            continue
-                        inode = item.inode()
-                        previous = old.get(item.name)
-                        if previous is not None and previous[0] == inode:
-                            folder.files[item.name] = previous
                             continue
                         scan.stats += 1
                         st = item.stat(follow_symlinks=False)
                     except OSError:
                         continue  # removed while we looked
-                    folder.files[item.name] = (inode, Entry(child, kind, st.st_mtime_ns, st.st_size))
+                    entry = Entry(child, kind, st.st_mtime_ns, st.st_size)
+                    files[name] = (inode, entry)
+                    added.append(entry)
         except OSError:
             pass  # unreadable or removed: listed as empty
+        for name, (_, entry) in old.items():
+            if files.get(name, (None, None))[1] is not entry:
+                removed.append(entry)  # gone, or replaced by a new file of the same name
         return folder
 
     def page(self, kind: str, offset: int, limit: int) -> tuple[list[Entry], int]:
         """Entries `offset` to `offset + limit` of one kind, newest first, and how many there are."""
         with self._lock:
-            entries = self._sorted[kind]
-            return entries[offset : offset + limit], len(entries)
+            order = self._order[kind]
+            return [self._entries[path] for _, path in order[offset : offset + limit]], len(order)
 
 
 def _index() -> ResultIndex:

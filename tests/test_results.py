@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,7 +23,7 @@ ODD_NAME = "odd name #1 %41 ☕.jpg"  # a space, a fragment mark, a percent sign
 
 
 @pytest.fixture(scope="module")
-def rnode(tiny_model_dirs, tmp_path_factory) -> Node:
+def rnode(tiny_model_dirs, tmp_path_factory) -> Iterator[Node]:
     """A node with an API key and its own images and output folders, with files planted around them."""
     base = tmp_path_factory.mktemp("results")
     images, out = base / "images", base / "output"

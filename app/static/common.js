@@ -157,19 +157,20 @@ function renderTimings(record, roundTrip) {
     body.append(el("tr", { "data-stage": stage }, el("td", {}, stage), el("td", { class: "num" }, String(seconds))));
   }
   if (roundTrip !== undefined) {
+    // Browsers coarsen performance.now() to about 0.1 ms: four decimals are all it measures.
     const other = roundTrip - record.timings.total;
     body.append(
       el(
         "tr",
         { "data-stage": "round_trip", class: "browser" },
         el("td", {}, "round trip, measured in the browser"),
-        el("td", { class: "num" }, roundTrip.toFixed(6)),
+        el("td", { class: "num" }, roundTrip.toFixed(4)),
       ),
       el(
         "tr",
         { "data-stage": "outside_node", class: "browser" },
         el("td", {}, "round trip − total (upload, HTTP, waiting)"),
-        el("td", { class: "num" }, other.toFixed(6)),
+        el("td", { class: "num" }, other.toFixed(4)),
       ),
     );
   }
