@@ -210,9 +210,8 @@ class ResultIndex:
 
 def _index() -> ResultIndex:
     index = current_app.extensions.get("result_index")
-    if index is None:
-        index = ResultIndex(current_app.config["OUTPUT_DIR"])
-        current_app.extensions["result_index"] = index
+    if index is None:  # the first listing of this worker; setdefault: two threads end up with one index
+        index = current_app.extensions.setdefault("result_index", ResultIndex(current_app.config["OUTPUT_DIR"]))
     return index
 
 
