@@ -30,9 +30,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app.auth import register_auth
     from app.config import Settings
     from app.errors import register_error_handlers
+    from app.listing import bp as listing_bp
     from app.metrics import Metrics
     from app.model_service import ModelService, exit_worker
     from app.observability import register_observability
+    from app.results import bp as results_bp
+    from app.web import bp as web_bp
+    from app.web import register_security_headers
     from detector.slots import InferenceSlots
 
     app = Flask(__name__)
@@ -76,6 +80,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_observability(app, metrics)  # first, so refused requests get an id and are counted
     register_auth(app)
+    register_security_headers(app)
     app.register_blueprint(bp)
     app.register_blueprint(metrics_bp)
+    app.register_blueprint(results_bp)
+    app.register_blueprint(listing_bp)
+    app.register_blueprint(web_bp)
     return app

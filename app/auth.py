@@ -1,4 +1,8 @@
-"""Optional shared API key: when API_KEY is set, every endpoint but /api/health requires it."""
+"""Optional shared API key: when API_KEY is set, every endpoint but /api/health and the web pages requires it.
+
+The pages (app/web.py) and their scripts and styles carry no data: they fetch everything from /api/*,
+with the key, so they are served without it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from flask import Flask, Response, request
 
 from app.errors import error_response
 
-OPEN_ENDPOINTS = {"api.health"}
+OPEN_ENDPOINTS = {"api.health", "static"}
+OPEN_BLUEPRINTS = {"web"}
 
 
 def presented_key() -> str:
@@ -29,7 +34,7 @@ def register_auth(app: Flask) -> None:
 
     @app.before_request
     def _require_key() -> Response | None:
-        if request.endpoint in OPEN_ENDPOINTS:
+        if request.endpoint in OPEN_ENDPOINTS or request.blueprint in OPEN_BLUEPRINTS:
             return None
         # compare_digest: the time taken does not reveal how much of the key matched.
         if hmac.compare_digest(presented_key().encode("utf-8"), expected):

@@ -122,6 +122,36 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["status", "model", "node"],
         "properties": {"status": {"type": "string", "enum": ["ready"]}, "model": _STRING, "node": _STRING},
     },
+    "ResultList": {
+        "type": "object",
+        "required": ["kind", "offset", "limit", "total", "items"],
+        "properties": {
+            "kind": {"type": "string", "enum": ["result", "report"]},
+            "offset": {"type": "integer", "minimum": 0},
+            "limit": {"type": "integer", "minimum": 1},
+            "total": {"type": "integer", "minimum": 0, "description": "files of this kind under OUTPUT_DIR"},
+            "items": {
+                "type": "array",
+                "description": "newest first (by modification time)",
+                "items": {
+                    "type": "object",
+                    "required": ["kind", "path", "url", "modified", "size"],
+                    "properties": {
+                        "kind": {"type": "string", "enum": ["result", "report"]},
+                        "path": {"type": "string", "description": "the file's path under OUTPUT_DIR"},
+                        "url": {"type": "string", "description": "/api/results/<path>"},
+                        "modified": {"type": "string", "format": "date-time"},
+                        "size": {"type": "integer", "minimum": 0},
+                        "objects_found": {"type": "integer", "nullable": True},
+                        "labels": {"type": "array", "items": _STRING},
+                        "annotated_image_url": {"type": "string", "description": "empty when none was saved"},
+                        "file": _STRING,
+                        "created_at": _STRING,
+                    },
+                },
+            },
+        },
+    },
     "Info": {
         "type": "object",
         "required": ["node", "model", "versions", "limits"],
@@ -217,6 +247,61 @@ def openapi_spec(version: str = "1.0.0") -> dict[str, Any]:
                 "get": {
                     "summary": "Model, versions and limits",
                     "responses": {"200": _json("Info", "Node information"), **protected},
+                }
+            },
+            "/api/results": {
+                "get": {
+                    "summary": "Result JSON (kind=result) or report.html files (kind=report) under OUTPUT_DIR, "
+                    "newest first, a page at a time",
+                    "parameters": [
+                        {
+                            "name": "kind",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "enum": ["result", "report"], "default": "result"},
+                        },
+                        {
+                            "name": "offset",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 1_000_000_000, "default": 0},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json("ResultList", "One page of the listing"),
+                        "400": _error("Bad parameters"),
+                        **protected,
+                    },
+                }
+            },
+            "/api/results/{rel}": {
+                "get": {
+                    "summary": "One file under OUTPUT_DIR: an annotated image, a result JSON, a report",
+                    "parameters": [
+                        {
+                            "name": "rel",
+                            "in": "path",
+                            "required": True,
+                            "description": "The path under OUTPUT_DIR, as in annotated_image_url and result_url",
+                            "schema": _STRING,
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The file, with the content type of its name, never cached",
+                            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                        },
+                        "400": _error("A path with a NUL byte, not UTF-8, or over 4096 characters"),
+                        "403": _error("The path resolves outside OUTPUT_DIR"),
+                        "404": _error("No such file, or not a regular file, or a hidden name"),
+                        **protected,
+                    },
                 }
             },
             "/api/openapi.json": {

@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from PIL import Image
+
+# A node serves the files under OUTPUT_DIR here (app/results.py); result JSON links to them by relative URL.
+RESULTS_URL_PREFIX = "/api/results/"
 
 # Annotated images keep the input's name; these are the formats we write under each extension.
 _SAVE_FORMATS = {
@@ -35,6 +39,18 @@ class OutputTarget:
 
     json: Path
     image: Path | None = None
+    root: Path | None = None  # the output root both lie under: their URLs are relative to it
+
+
+def result_url(root: Path | None, path: Path | None) -> str:
+    """`/api/results/<path relative to root>`, percent-encoded; "" without a file or a root, or outside the root."""
+    if root is None or path is None:
+        return ""
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        return ""
+    return RESULTS_URL_PREFIX + urllib.parse.quote(relative.as_posix(), safe="/")
 
 
 def annotated_name(name: str) -> str:
@@ -59,7 +75,7 @@ def output_target(output_root: str | os.PathLike[str], relative: str, save_image
     if len(os.fsencode(json_name)) > _name_max(output_root):
         raise OutputNameError(f"file name too long for its result name {json_name[:40]!r}...")
     image = dest.with_name(annotated_name(dest.name)) if save_image else None
-    return OutputTarget(json=dest.with_name(json_name), image=image)
+    return OutputTarget(json=dest.with_name(json_name), image=image, root=Path(output_root))
 
 
 def _atomic_write(dest: Path, write: Callable[[IO[bytes]], object]) -> None:

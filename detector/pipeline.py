@@ -13,7 +13,7 @@ import numpy as np
 
 from detector.annotate import draw_detections
 from detector.imaging import ImageSource, decode_image
-from detector.outputs import OutputTarget, dump_json, write_bytes_atomic, write_image_atomic
+from detector.outputs import OutputTarget, dump_json, result_url, write_bytes_atomic, write_image_atomic
 from detector.result import Detection, ResultJSON, StageTimer
 from detector.slots import Reservation
 
@@ -134,6 +134,8 @@ class Detector:
             "detections": [d.to_dict() for d in dets],
             "timings": timings,
             "result_path": str(target.json),
+            "annotated_image_url": result_url(target.root, target.image),
+            "result_url": result_url(target.root, target.json),
             "node": self.node,
             "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         }

@@ -73,6 +73,10 @@ class ResultJSON(TypedDict):
     detections: Annotated[list[DetectionJSON], "every detection, best first"]
     timings: TimingsJSON
     result_path: Annotated[str, "where this JSON was written"]
+    annotated_image_url: Annotated[
+        str, "the annotated image's URL on the node, /api/results/<path under OUTPUT_DIR>; empty when output was off"
+    ]
+    result_url: Annotated[str, "this JSON's URL on the node, /api/results/<path under OUTPUT_DIR>"]
     node: Annotated[str, "host name of the machine that ran the model"]
     created_at: Annotated[str, "UTC time, ISO 8601", {"format": "date-time"}]
     request_id: NotRequired[Annotated[str, "the request's id (X-Request-ID or generated); absent in --local runs"]]

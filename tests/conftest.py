@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,12 +14,21 @@ from tests import images as test_images
 SHARED = Path(os.environ.get("SHARED_DIR", REPO.parent / "shared"))
 SHARED_MODELS = SHARED / "models"
 SHARED_IMAGES = SHARED / "images"
+# Screenshots and other files tests leave for people to look at (ignored by git).
+ARTIFACTS = REPO / "test-artifacts"
+ARTIFACTS_USED = pytest.StashKey[bool]()
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "shared: needs ../shared/models and ../shared/images (skipped when absent)")
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Say where the run's artefacts (the browser tests' screenshots) are."""
+    if config.stash.get(ARTIFACTS_USED, False):
+        terminalreporter.write_line(f"test artefacts (browser screenshots): {ARTIFACTS}")
 
 
 @pytest.fixture(scope="session")

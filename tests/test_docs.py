@@ -1,6 +1,6 @@
 """README.md and docs/ agree with the code: a short README whose first screen sets up and runs the
-project, links that resolve, every page linked, and the settings, sender options and result keys the
-code defines all documented. Static checks only: no network, no node, no model."""
+project, links that resolve, every page linked, a screenshot of the web page, and the settings, sender
+options and result keys the code defines all documented. Static checks only: no network, no node, no model."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import get_type_hints
 
 import pytest
+from PIL import Image
 
 from app.config import Settings
 from client.cli import build_parser
@@ -134,3 +135,11 @@ def test_every_module_has_a_line_in_the_layout_tree():
             if path.name != "__init__.py" and not re.search(rf"^\s+{re.escape(path.name)}\s", tree, re.MULTILINE):
                 missing.append(f"{package}/{path.name}")
     assert missing == []
+
+
+def test_the_readme_shows_a_small_screenshot_of_the_page():
+    screenshot = REPO / "docs" / "page.png"  # written by tests/test_browser.py with WRITE_DOCS_SCREENSHOT=1
+    assert "](docs/page.png)" in README.read_text(encoding="utf-8")
+    assert screenshot.stat().st_size <= 200 * 1024
+    with Image.open(screenshot) as im:
+        assert im.format == "PNG" and im.width >= 1000 and im.height >= 600
