@@ -137,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="fail the remaining images when no node has been in service for S seconds (120)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="--local: show TensorFlow's native log lines (also with LOG_LEVEL=debug); hidden by default",
+    )
     return p
 
 

@@ -14,7 +14,6 @@ import shutil
 import socket
 import sys
 import tarfile
-import tempfile
 import urllib.error
 import warnings
 import zlib
@@ -28,6 +27,7 @@ from urllib.parse import urlsplit
 from detector.handles import is_remote, normalize_handle
 from detector.loading import load_ready_model
 from detector.model import ModelLoadError
+from detector.quiet import quiet_tensorflow
 
 PROVENANCE_FILE = "FETCHED_FROM.txt"
 
@@ -46,6 +46,20 @@ class FetchResult:
     signature: str
     load_seconds: float
     warmup_seconds: float
+    checked: bool = True
+
+    def summary(self, cache_dir: Path | None, seconds: float) -> str:
+        """The `ok: ...` line fetch_model.py prints: where the model is, how it loaded, what nodes set."""
+        where = f"MODEL_HANDLE={self.handle}"
+        if is_remote(self.handle):
+            where += f" with TFHUB_CACHE_DIR={cache_dir}"
+        checked = (
+            f"{self.family} family, signature {self.signature}, load {self.load_seconds:.1f} s, "
+            f"warm-up {self.warmup_seconds:.1f} s"
+            if self.checked
+            else "not loaded (--no-check)"
+        )
+        return f"ok: {self.location} ({checked}; {seconds:.1f} s in all). Nodes: {where}"
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -96,28 +110,12 @@ def describe_failure(handle: str, exc: BaseException, timeout: float | None = No
 
 
 def import_hub() -> ModuleType:
-    """Import tensorflow_hub with TensorFlow's start-up chatter (written to fd 2 by C++) held back.
-
-    The chatter is replayed only when the import fails, so an error stays one readable line.
-    """
+    """Import tensorflow_hub; TensorFlow itself quietly (detector.quiet) unless a tool imported it already."""
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-    if "tensorflow_hub" in sys.modules:
-        return sys.modules["tensorflow_hub"]
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401 - its C++ logging starts here
-            import tensorflow_hub
-        except BaseException:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    if "tensorflow" not in sys.modules:
+        quiet_tensorflow()
+    import tensorflow_hub
+
     return tensorflow_hub
 
 
@@ -225,4 +223,4 @@ def run(
     except Exception as exc:  # every failure becomes one readable line
         timeout = socket.getdefaulttimeout()
         raise FetchError(describe_failure(handle, exc, timeout)) from exc
-    return FetchResult(node_handle, location, family, signature, load_s, warm_s)
+    return FetchResult(node_handle, location, family, signature, load_s, warm_s, checked=load_check)

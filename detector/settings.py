@@ -31,6 +31,7 @@ class DetectionSettings:
     max_image_pixels: int = 50_000_000  # larger declared sizes are refused (decompression bombs)
     tf_intra_op_threads: int = 0  # 0 = TensorFlow's default (all cores)
     tf_inter_op_threads: int = 0
+    log_level: str = "info"  # a node's log level; `debug` also shows TensorFlow's native log in the tools
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
