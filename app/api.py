@@ -1,16 +1,25 @@
-"""HTTP endpoints: /api/detect, /api/health, /api/ready, /api/info, /api/openapi.json, /metrics."""
+"""HTTP endpoints: /api/detect, /api/results/..., /api/health, /api/ready, /api/info, /api/openapi.json, /metrics."""
 
 from __future__ import annotations
 
 import logging
+import mimetypes
 import platform
 import socket
 from importlib import metadata
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
 
 from app.errors import ApiError, error_response
-from app.inputs import output_target, parse_detect_request, read_image_file, resolve_image_path, upload_relative_name
+from app.inputs import (
+    open_regular_file,
+    output_target,
+    parse_detect_request,
+    read_image_file,
+    resolve_image_path,
+    resolve_result_path,
+    upload_relative_name,
+)
 from app.metrics import Metrics
 from app.model_service import ModelNotReadyError, ModelService
 from app.observability import request_id
@@ -72,6 +81,15 @@ def detect() -> Response:
         "image_saved": parsed.save_image,
     }
     return Response(body, status=200, mimetype="application/json")
+
+
+@bp.get("/results/<path:name>", merge_slashes=False)  # `//etc/x` is an absolute name: 403, not a redirect
+def result_file(name: str) -> Response:
+    """A file under OUTPUT_DIR (the result_url or annotated_image_url of a result JSON), with its content type."""
+    path, _ = resolve_result_path(current_app.config["OUTPUT_DIR"], name)
+    fh = open_regular_file(path, name, "result")
+    mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return send_file(fh, mimetype=mimetype, conditional=False, etag=False, max_age=0)
 
 
 @bp.get("/health")

@@ -206,6 +206,39 @@ def openapi_spec(version: str = "1.0.0") -> dict[str, Any]:
                     },
                 }
             },
+            "/api/results/{name}": {
+                "get": {
+                    "summary": "A file the node wrote under OUTPUT_DIR: a result JSON or an annotated image",
+                    "description": "The URLs come from a result JSON (result_url, annotated_image_url). The "
+                    "name is resolved inside OUTPUT_DIR with path mode's refusals: outside it (.., links) 403, "
+                    "missing 404, not a regular file 400.",
+                    "parameters": [
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "description": "The file's path relative to OUTPUT_DIR, e.g. a/x.jpg.json",
+                            "schema": {"type": "string", "minLength": 1},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The file, with the content type of its name",
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/DetectionResult"}},
+                                "image/*": {"schema": {"type": "string", "format": "binary"}},
+                                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                            },
+                        },
+                        "400": _error(
+                            "Not a regular file (a folder, FIFO, device), a NUL byte, or a name that is too long"
+                        ),
+                        "403": _error("The name resolves outside the output folder"),
+                        "404": _error("No such file"),
+                        **protected,
+                    },
+                }
+            },
             "/api/health": {"get": {"summary": "The process is alive", "responses": {"200": _json("Health", "Alive")}}},
             "/api/ready": {
                 "get": {

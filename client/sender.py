@@ -51,6 +51,7 @@ def prepare(args: argparse.Namespace, images: list[ImageFile]) -> Runner:
         retries=args.retries,
         give_up=args.give_up,
         bandwidth_mbps=args.bandwidth,
+        fetch_dir=args.output_dir if args.fetch else None,
     )
     dispatcher = Dispatcher(settings, notify=say)
     if warm:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import quote
 
 from PIL import Image
 
@@ -29,12 +30,23 @@ class OutputNameError(ValueError):
     """The input's name cannot become a result name (too long for the file system once `.json` is added)."""
 
 
+RESULTS_URL = "/api/results/"  # where a node serves the files under its OUTPUT_DIR (app/api.py)
+
+
 @dataclass
 class OutputTarget:
     """Where one image's results go: the JSON always, the annotated image when `image` is set."""
 
     json: Path
     image: Path | None = None
+    root: Path | None = None  # the output root both lie under (for their URLs)
+
+    def url(self, path: Path | None) -> str:
+        """The relative URL a node serves `path` at (`/api/results/a/x.jpg.json`); "" for no file."""
+        if path is None:
+            return ""
+        relative = path.relative_to(self.root).as_posix() if self.root is not None else path.name
+        return RESULTS_URL + quote(relative)
 
 
 def annotated_name(name: str) -> str:
@@ -59,7 +71,7 @@ def output_target(output_root: str | os.PathLike[str], relative: str, save_image
     if len(os.fsencode(json_name)) > _name_max(output_root):
         raise OutputNameError(f"file name too long for its result name {json_name[:40]!r}...")
     image = dest.with_name(annotated_name(dest.name)) if save_image else None
-    return OutputTarget(json=dest.with_name(json_name), image=image)
+    return OutputTarget(json=dest.with_name(json_name), image=image, root=Path(output_root))
 
 
 def _atomic_write(dest: Path, write: Callable[[IO[bytes]], object]) -> None:

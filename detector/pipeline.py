@@ -122,6 +122,8 @@ class Detector:
             "detections": [d.to_dict() for d in dets],
             "timings": timings,
             "result_path": str(target.json),
+            "annotated_image_url": target.url(target.image),
+            "result_url": target.url(target.json),
             "node": self.node,
             "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         }

@@ -72,6 +72,10 @@ class ResultJSON(TypedDict):
     detections: Annotated[list[DetectionJSON], "every detection, best first"]
     timings: TimingsJSON
     result_path: Annotated[str, "where this JSON was written"]
+    annotated_image_url: Annotated[
+        str, "GET it for the annotated image: a URL relative to the node, under /api/results/; empty without output"
+    ]
+    result_url: Annotated[str, "GET it for this JSON: a URL relative to the node, under /api/results/"]
     node: Annotated[str, "host name of the machine that ran the model"]
     created_at: Annotated[str, "UTC time, ISO 8601", {"format": "date-time"}]
     request_id: NotRequired[Annotated[str, "the request's id (X-Request-ID or generated); absent in --local runs"]]

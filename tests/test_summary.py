@@ -22,6 +22,7 @@ def record(
     total: float | None = None,
     round_trip: float | None = None,
     transfer: float | None = None,
+    download: float | None = None,
 ) -> Record:
     """A record with the given node, outcome, span and timings (seconds)."""
     timings = None
@@ -37,13 +38,24 @@ def record(
         timings=timings,
         round_trip=round_trip,
         transfer=transfer,
+        download=download,
     )
 
 
 def tenths_records(node: str = "a:1") -> list[Record]:
     """Ten ok records whose every metric takes the values 0.1 .. 1.0 s, one per second of a 10 s run."""
     return [
-        record(f"{node}/img-{i}.jpg", node=node, start=i, end=i + 1, inference=v, total=v, round_trip=v, transfer=v)
+        record(
+            f"{node}/img-{i}.jpg",
+            node=node,
+            start=i,
+            end=i + 1,
+            inference=v,
+            total=v,
+            round_trip=v,
+            transfer=v,
+            download=v,
+        )
         for i, v in enumerate(TENTHS)
     ]
 
@@ -197,7 +209,7 @@ def test_a_listed_node_without_records_still_gets_a_row_of_dashes() -> None:
     stats = summarize(tenths_records("a:1"), node_order=["a:1", "dead:1"])
     assert [s.name for s in stats] == ["all", "a:1", "dead:1"]
     dead = table_rows(stats)[2]
-    assert dead == ["dead:1", "0", "0", "0", "-", "-", "-", "-", "-", "-"]
+    assert dead == ["dead:1", "0", "0", "0", "-", "-", "-", "-", "-", "-", "-"]
 
 
 def test_records_without_a_node_are_grouped_together() -> None:
@@ -222,6 +234,7 @@ def test_table_rows_print_counts_wall_rate_and_mean_p50_p95_in_ms() -> None:
         "1",
         "20.00",
         "0.55",
+        "550/550/955",
         "550/550/955",
         "550/550/955",
         "550/550/955",
@@ -251,7 +264,10 @@ def test_format_table_has_a_header_a_separator_aligned_columns_and_a_footnote() 
     assert lines[3].startswith("a:1 ")
     assert lines[4].startswith("long-node-name:5000  ")
     assert lines[5].startswith("idle:1 ") and lines[5].rstrip().endswith("-")
-    assert lines[-1] == "timings: mean/p50/p95 in ms over ok images; transfer = round-trip - server total"
+    assert lines[-1] == (
+        "timings: mean/p50/p95 in ms over ok images; transfer = round-trip - server total; "
+        "download: --fetch's downloads of the results"
+    )
 
 
 def test_format_table_right_aligns_a_number_under_a_wider_header() -> None:
