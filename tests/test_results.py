@@ -180,5 +180,7 @@ def test_the_report_counts_the_download_on_the_transfer_side(node, tiny_model_di
     comparison = compare(local_series, remote_series)
     records = remote_series.records
     assert all(r.download and r.download > 0 for r in records)
-    assert comparison.remote_time == pytest.approx(sum(r.round_trip + r.download for r in records) / len(records))
-    assert comparison.latency == pytest.approx(sum(r.transfer + r.download for r in records) / len(records))
+    round_trips = [(r.round_trip or 0.0) + (r.download or 0.0) for r in records]
+    transfers = [(r.transfer or 0.0) + (r.download or 0.0) for r in records]
+    assert comparison.remote_time == pytest.approx(sum(round_trips) / len(records))
+    assert comparison.latency == pytest.approx(sum(transfers) / len(records))
