@@ -20,7 +20,7 @@ from detector import (
     load_ready_model,
     output_target,
 )
-from detector.quiet import quiet_tensorflow, wants_verbose
+from detector.quiet import log_to_stderr, quiet_tensorflow, wants_verbose
 
 
 class LocalRunner:
@@ -39,11 +39,14 @@ class LocalRunner:
         settings = DetectionSettings.from_env()
         # TensorFlow's native start-up lines would bury the progress bar: held back unless asked for.
         quiet_tensorflow(wants_verbose(verbose, settings.log_level))
+        log_to_stderr("sender")  # which source served a remote model, download progress
         self.handle = model_handle or settings.model_handle
         self.output_dir = output_dir
         self.save_image = save_image
         notify(f"loading model {self.handle}")
-        model = load_ready_model(self.handle, settings.tf_intra_op_threads, settings.tf_inter_op_threads)
+        model = load_ready_model(
+            self.handle, settings.tf_intra_op_threads, settings.tf_inter_op_threads, settings.tfhub_host_list
+        )
         notify(f"model ready (load {model.load_seconds:.2f} s, warm-up {model.warmup_seconds:.2f} s)")
         self.host = socket.gethostname()
         self.detector = Detector(model, settings.detector_options(), node=self.host)

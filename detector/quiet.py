@@ -64,3 +64,17 @@ def _import_with_fd2_held_back() -> None:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def log_to_stderr(tool: str) -> None:
+    """Show the detector package's INFO lines (which source served a model, download progress) on stderr,
+    as `TOOL: message`; other libraries' loggers stay as they are."""
+    logger = logging.getLogger("detector")
+    if any(getattr(h, "detector_tool", False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{tool}: %(message)s"))
+    handler.detector_tool = True  # type: ignore[attr-defined]  # marks our handler, so a second call adds none
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False

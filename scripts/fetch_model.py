@@ -21,7 +21,7 @@ import traceback
 from pathlib import Path
 
 from detector.fetch import FetchError, run
-from detector.quiet import quiet_tensorflow, wants_verbose
+from detector.quiet import log_to_stderr, quiet_tensorflow, wants_verbose
 from detector.settings import ConfigError, DetectionSettings
 
 
@@ -59,11 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     """Fetch and check; prints one summary line, or one error line on stderr."""
     args = build_parser().parse_args(argv)
     try:
-        log_level = DetectionSettings.from_env().log_level
+        settings = DetectionSettings.from_env()
     except ConfigError as exc:
         print(f"fetch_model: error: {exc}", file=sys.stderr)
         return 2
-    quiet_tensorflow(wants_verbose(args.verbose, log_level))  # before TensorFlow is imported
+    quiet_tensorflow(wants_verbose(args.verbose, settings.log_level))  # before TensorFlow is imported
+    log_to_stderr("fetch_model")  # which source served the model, download progress
     env_cache = os.environ.get("TFHUB_CACHE_DIR")
     cache_dir = args.cache_dir or (Path(env_cache) if env_cache else None)
     # tensorflow_hub calls urlopen without a timeout; a stalled connection must not hang a build forever.
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("TFHUB_DOWNLOAD_PROGRESS", "1")
     t0 = time.perf_counter()
     try:
-        result = run(args.handle, args.dest, cache_dir, args.force, load_check=not args.no_check)
+        result = run(args.handle, args.dest, cache_dir, args.force, not args.no_check, settings.tfhub_host_list)
     except FetchError as exc:
         if args.verbose:
             traceback.print_exc()
