@@ -57,7 +57,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         log.warning("IMAGES_DIR %s does not exist: path requests will answer 404", app.config["IMAGES_DIR"])
 
     options = settings.detector_options()
-    service = ModelService(options, app.config["MODEL_HANDLE"], detector=app.config.get("DETECTOR"))
+    service = ModelService(
+        options, app.config["MODEL_HANDLE"], detector=app.config.get("DETECTOR"), tfhub_hosts=settings.tfhub_host_list
+    )
     app.extensions["model_service"] = service
     metrics = Metrics()
     app.extensions["metrics"] = metrics

@@ -1,4 +1,4 @@
-"""HTTP endpoints: /api/detect, /api/health, /api/ready, /api/info, /api/openapi.json, /metrics."""
+"""HTTP endpoints: /api/detect, /api/health, /api/ready, /api/info, /api/openapi.json, /metrics (files: results.py)."""
 
 from __future__ import annotations
 

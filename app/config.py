@@ -34,7 +34,6 @@ class Settings(DetectionSettings):
     body_timeout: float = 600.0  # seconds for a whole body, else 408
     timeout: int = 120  # seconds a worker may stay silent before gunicorn restarts it
     graceful_timeout: int = 30  # seconds in-flight requests get to finish on SIGTERM
-    log_level: str = "info"
     tfhub_cache_dir: str = ""  # read by tensorflow_hub itself; shown in /api/info
     api_key: str = ""  # when set, every endpoint but /api/health requires it
     prometheus_multiproc_dir: str = ""  # set by gunicorn.conf.py when empty: metrics shared by workers

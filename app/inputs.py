@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from flask import Request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -122,44 +123,71 @@ def parse_detect_request(request: Request) -> DetectRequest:
     )
 
 
-def resolve_image_path(images_root: str, raw: str) -> tuple[Path, str]:
-    """The real path of `raw` (absolute, or relative to the root) and its path relative to the root.
+def resolve_inside(
+    root_dir: str, raw: str, folder: str, name: str = "input", utf8_advice: str = ""
+) -> tuple[Path, str]:
+    """The real path of `raw` (absolute, or relative to `root_dir`) and its path relative to the root.
 
-    403 if it resolves (symlinks included) outside the root; 404 if missing; 400 if not a file.
+    403 if it resolves (symlinks included) outside the root; 404 if missing; 400 if not a regular file
+    (folders, FIFOs, devices, link loops), for NUL bytes, text that is not UTF-8, or over-long paths.
+    `folder` and `name` only word the messages ("the images folder", "input").
     """
     if len(raw) > MAX_INPUT_LENGTH:
-        raise ApiError(400, f"input is longer than {MAX_INPUT_LENGTH} characters")
+        raise ApiError(400, f"{name} is longer than {MAX_INPUT_LENGTH} characters")
     if "\x00" in raw:
-        raise ApiError(400, "input contains a NUL byte")
+        raise ApiError(400, f"{name} contains a NUL byte")
     try:
         raw.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: no file name we could open or report
-        raise ApiError(400, "input is not valid UTF-8 text; send such files as uploads") from None
-    root = os.path.realpath(images_root)
+        raise ApiError(400, f"{name} is not valid UTF-8 text{utf8_advice}") from None
+    root = os.path.realpath(root_dir)
     candidate = raw if os.path.isabs(raw) else os.path.join(root, raw)
     real = os.path.realpath(candidate)
     if real != root and os.path.commonpath([root, real]) != root:
-        raise ApiError(403, f"input {raw!r} is outside the images folder")
+        raise ApiError(403, f"{name} {raw!r} is outside {folder}")
     try:
         info = os.stat(real)
     except FileNotFoundError:
-        raise ApiError(404, f"input {raw!r} does not exist") from None
+        raise ApiError(404, f"{name} {raw!r} does not exist") from None
     except OSError:
-        raise ApiError(400, f"input {raw!r} cannot be read") from None
+        raise ApiError(400, f"{name} {raw!r} cannot be read") from None
     if not stat.S_ISREG(info.st_mode):
-        raise ApiError(400, f"input {raw!r} is not a regular file")
+        raise ApiError(400, f"{name} {raw!r} is not a regular file")
     return Path(real), os.path.relpath(real, root)
+
+
+def resolve_image_path(images_root: str, raw: str) -> tuple[Path, str]:
+    """Path mode: `raw` inside IMAGES_DIR (see resolve_inside)."""
+    return resolve_inside(images_root, raw, "the images folder", utf8_advice="; send such files as uploads")
+
+
+def resolve_result_path(output_root: str, raw: str) -> tuple[Path, str]:
+    """GET /api/results/NAME: a result file inside OUTPUT_DIR, with path mode's refusals (resolve_inside).
+
+    Names with a part that starts with a dot are 404: they are the atomic writes' unfinished temp files.
+    """
+    path, relative = resolve_inside(output_root, raw, "the output folder", "result")
+    if any(part.startswith(".") for part in Path(relative).parts):
+        raise ApiError(404, f"result {raw[:200]!r} does not exist")
+    return path, relative
+
+
+def open_regular_file(path: Path, raw: str, name: str = "input") -> BinaryIO:
+    """Open a checked path without following a link swapped in after the check; 400 if it is not a regular file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        raise ApiError(400, f"{name} {raw!r} cannot be opened") from None
+    fh = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+        fh.close()
+        raise ApiError(400, f"{name} {raw!r} is not a regular file")
+    return fh
 
 
 def read_image_file(path: Path, raw: str, limit: int) -> bytes:
     """Read a regular file without following a link swapped in after the check; 413 over `limit` bytes."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        raise ApiError(400, f"input {raw!r} cannot be opened") from None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise ApiError(400, f"input {raw!r} is not a regular file")
+    with open_regular_file(path, raw) as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
         raise ApiError(413, f"input {raw!r} is larger than the {limit // (1024 * 1024)} MB limit")

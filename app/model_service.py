@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from detector import Detector, DetectorOptions, ModelLoadError, load_ready_model
+from detector.sources import DEFAULT_TFHUB_HOSTS
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +24,16 @@ class ModelNotReadyError(RuntimeError):
 class ModelService:
     """Owns the process's Detector; views ask it for the detector and get ModelNotReadyError until it is warm."""
 
-    def __init__(self, options: DetectorOptions, handle: str, detector: Detector | None = None):
+    def __init__(
+        self,
+        options: DetectorOptions,
+        handle: str,
+        detector: Detector | None = None,
+        tfhub_hosts: tuple[str, ...] = DEFAULT_TFHUB_HOSTS,
+    ):
         self.options = options
         self.handle = handle
+        self.tfhub_hosts = tfhub_hosts  # whose handles have Kaggle Models as a second source
         self._detector = detector
         self._ready = threading.Event()
         self._settled = threading.Event()  # set once loading ended, well or badly
@@ -80,7 +88,7 @@ class ModelService:
     ) -> None:
         try:
             log.info("loading model %s", self.handle)
-            model = load_ready_model(self.handle, intra_op, inter_op)
+            model = load_ready_model(self.handle, intra_op, inter_op, self.tfhub_hosts)
             self.load_seconds = model.load_seconds
             self.warmup_seconds = model.warmup_seconds
             detector = self._detector = Detector(model, self.options)

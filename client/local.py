@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from detector import (
     load_ready_model,
     output_target,
 )
+from detector.quiet import log_to_stderr, quiet_tensorflow, wants_verbose
 
 
 class LocalRunner:
@@ -33,18 +32,21 @@ class LocalRunner:
         output_dir: Path,
         save_image: bool,
         notify: Callable[[str], None] = lambda message: None,
+        verbose: bool = False,
     ):
-        # TensorFlow's C++ start-up chatter would bury the progress bar (gunicorn.conf.py does the same).
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
         # The node's own detection settings (MIN_SCORE, MAX_BOXES, MAX_IMAGE_SIDE, ... from the environment),
         # so a local run and a node given the same environment do the same work.
         settings = DetectionSettings.from_env()
+        # TensorFlow's native start-up lines would bury the progress bar: held back unless asked for.
+        quiet_tensorflow(wants_verbose(verbose, settings.log_level))
+        log_to_stderr("sender")  # which source served a remote model, download progress
         self.handle = model_handle or settings.model_handle
         self.output_dir = output_dir
         self.save_image = save_image
         notify(f"loading model {self.handle}")
-        model = load_ready_model(self.handle, settings.tf_intra_op_threads, settings.tf_inter_op_threads)
+        model = load_ready_model(
+            self.handle, settings.tf_intra_op_threads, settings.tf_inter_op_threads, settings.tfhub_host_list
+        )
         notify(f"model ready (load {model.load_seconds:.2f} s, warm-up {model.warmup_seconds:.2f} s)")
         self.host = socket.gethostname()
         self.detector = Detector(model, settings.detector_options(), node=self.host)

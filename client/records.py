@@ -47,9 +47,11 @@ class Record:
     tried: list[str] = field(default_factory=list)  # nodes asked, in order
     bytes_sent: int = 0  # image bytes sent (upload mode)
     request_bytes: int = 0  # the whole request body
+    bytes_received: int = 0  # the answer's body, plus the files --fetch downloaded
     round_trip: float | None = None  # seconds from sending to having the whole answer (local: the whole image)
     timings: dict[str, float] | None = None  # the node's stage timings (result JSON `timings`)
     transfer: float | None = None  # round_trip - timings.total: network and serialisation
+    download: float | None = None  # seconds --fetch took to download the result files (None without --fetch)
     started_at: float = 0.0  # epoch seconds
     finished_at: float = 0.0
     objects_found: int | None = None
@@ -76,6 +78,16 @@ class Record:
     def server_total(self) -> float | None:
         """The node's total time for this image (None when it has no timings)."""
         return self.timings.get("total") if self.timings else None
+
+    @property
+    def client_time(self) -> float | None:
+        """What the image cost the client: the round trip plus the download of its results (--fetch)."""
+        return None if self.round_trip is None else self.round_trip + (self.download or 0.0)
+
+    @property
+    def transfer_side(self) -> float | None:
+        """The transfer side of that cost: transfer plus download (what is neither server nor local work)."""
+        return None if self.transfer is None else self.transfer + (self.download or 0.0)
 
     def add_result(self, result: Mapping[str, Any]) -> None:
         """Take what the record keeps from a result JSON (detector.result.ResultJSON), and the transfer share."""

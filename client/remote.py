@@ -6,7 +6,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from client.fetch import Fetched, fetch_results
 from client.files import ImageFile, node_input
 from client.http import Attempt, DetectRequest, attempt_record, path_request, upload_request
 from client.link import MB, Link
@@ -34,6 +36,7 @@ class RemoteSettings:
     give_up: float = 120.0  # fail what is left when no node has been in service for this long
     bandwidth_mbps: float | None = None
     max_pause: float = 30.0  # longest pause a node's Retry-After can ask for
+    fetch_dir: Path | None = None  # --fetch: download each ok image's result files into this folder
 
 
 def build_request(image: ImageFile, settings: RemoteSettings) -> DetectRequest:
@@ -181,7 +184,10 @@ class Dispatcher:
             return
         if not attempt.retryable:
             node.succeeded()  # 200 or 4xx: the node is fine, the answer is final
-            self._final(job, node, attempt)
+            fetched = None
+            if attempt.ok and self.settings.fetch_dir is not None:
+                fetched = fetch_results(node.client, attempt.body, job.image.rel, self.settings.fetch_dir)
+            self._final(job, node, attempt, fetched=fetched)
             return
         node.failed(attempt.error or f"HTTP {attempt.status}")
         job.avoid.add(node.address)
@@ -195,6 +201,16 @@ class Dispatcher:
         if not self.queue.retry(job, delay):
             self._final(job, node, attempt)
 
-    def _final(self, job: Job, node: Node | None, attempt: Attempt | None, error: str | None = None) -> None:
-        self.emit(remote_record(job, node, attempt, error))
+    def _final(
+        self,
+        job: Job,
+        node: Node | None,
+        attempt: Attempt | None,
+        error: str | None = None,
+        fetched: Fetched | None = None,
+    ) -> None:
+        record = remote_record(job, node, attempt, error)
+        if fetched is not None:
+            fetched.apply(record)
+        self.emit(record)
         self.queue.done()

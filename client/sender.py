@@ -33,7 +33,7 @@ def prepare(args: argparse.Namespace, images: list[ImageFile]) -> Runner:
     if args.local:
         from client.local import LocalRunner
 
-        runner = LocalRunner(args.model, args.output_dir, args.output, notify=say)
+        runner = LocalRunner(args.model, args.output_dir, args.output, notify=say, verbose=args.verbose)
         if warm:
             say(f"warm-up: {len(warm)} images, not recorded")
             runner.warm(warm)
@@ -51,6 +51,7 @@ def prepare(args: argparse.Namespace, images: list[ImageFile]) -> Runner:
         retries=args.retries,
         give_up=args.give_up,
         bandwidth_mbps=args.bandwidth,
+        fetch_dir=args.output_dir if args.fetch else None,
     )
     dispatcher = Dispatcher(settings, notify=say)
     if warm:

@@ -21,6 +21,7 @@ METRICS: list[tuple[str, Callable[[Record], float | None]]] = [
     ("server total", _timing("total")),
     ("round-trip", lambda r: r.round_trip),
     ("transfer", lambda r: r.transfer),
+    ("download", lambda r: r.download),
 ]
 ALL = "all"
 
@@ -109,5 +110,8 @@ def format_table(stats: list[GroupStats]) -> str:
         lines.append("  ".join(cells))
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
-    lines.append("timings: mean/p50/p95 in ms over ok images; transfer = round-trip - server total")
+    lines.append(
+        "timings: mean/p50/p95 in ms over ok images; transfer = round-trip - server total; "
+        "download: --fetch's downloads of the results"
+    )
     return "\n".join(lines)

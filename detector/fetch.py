@@ -9,12 +9,12 @@ as a node does (detector.loading.load_ready_model).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import socket
 import sys
 import tarfile
-import tempfile
 import urllib.error
 import warnings
 import zlib
@@ -28,8 +28,11 @@ from urllib.parse import urlsplit
 from detector.handles import is_remote, normalize_handle
 from detector.loading import load_ready_model
 from detector.model import ModelLoadError
+from detector.quiet import quiet_tensorflow
+from detector.sources import DEFAULT_TFHUB_HOSTS, FallbackError, with_fallback
 
 PROVENANCE_FILE = "FETCHED_FROM.txt"
+log = logging.getLogger(__name__)
 
 
 class FetchError(RuntimeError):
@@ -46,6 +49,20 @@ class FetchResult:
     signature: str
     load_seconds: float
     warmup_seconds: float
+    checked: bool = True
+
+    def summary(self, cache_dir: Path | None, seconds: float) -> str:
+        """The `ok: ...` line fetch_model.py prints: where the model is, how it loaded, what nodes set."""
+        where = f"MODEL_HANDLE={self.handle}"
+        if is_remote(self.handle):
+            where += f" with TFHUB_CACHE_DIR={cache_dir}"
+        checked = (
+            f"{self.family} family, signature {self.signature}, load {self.load_seconds:.1f} s, "
+            f"warm-up {self.warmup_seconds:.1f} s"
+            if self.checked
+            else "not loaded (--no-check)"
+        )
+        return f"ok: {self.location} ({checked}; {seconds:.1f} s in all). Nodes: {where}"
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -64,6 +81,8 @@ def describe_failure(handle: str, exc: BaseException, timeout: float | None = No
         "Fetch it on a machine that can download it (--dest DIR) and copy DIR here, "
         "or use a local SavedModel folder as HANDLE."
     )
+    if isinstance(exc, FallbackError):
+        return f"{exc}. {advice}"
     if isinstance(exc, urllib.error.HTTPError):
         url = getattr(exc, "filename", None) or handle
         if exc.code in (401, 403):
@@ -96,28 +115,12 @@ def describe_failure(handle: str, exc: BaseException, timeout: float | None = No
 
 
 def import_hub() -> ModuleType:
-    """Import tensorflow_hub with TensorFlow's start-up chatter (written to fd 2 by C++) held back.
-
-    The chatter is replayed only when the import fails, so an error stays one readable line.
-    """
+    """Import tensorflow_hub; TensorFlow itself quietly (detector.quiet) unless a tool imported it already."""
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-    if "tensorflow_hub" in sys.modules:
-        return sys.modules["tensorflow_hub"]
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401 - its C++ logging starts here
-            import tensorflow_hub
-        except BaseException:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    if "tensorflow" not in sys.modules:
+        quiet_tensorflow()
+    import tensorflow_hub
+
     return tensorflow_hub
 
 
@@ -135,12 +138,15 @@ def _env(name: str, value: str) -> Iterator[None]:
             os.environ[name] = old
 
 
-def download_to_cache(handle: str, cache_dir: Path) -> Path:
-    """Resolve a remote handle into `cache_dir` with tensorflow_hub (no request when already cached)."""
+def download_to_cache(handle: str, cache_dir: Path, tfhub_hosts: tuple[str, ...] = DEFAULT_TFHUB_HOSTS) -> Path:
+    """Resolve a remote handle into `cache_dir` with tensorflow_hub (no request when already cached); a TF Hub
+    handle that answers 403/404 comes from Kaggle Models instead, into `cache_dir/kagglehub` (detector.sources)."""
     hub = import_hub()
     cache_dir.mkdir(parents=True, exist_ok=True)
     with _env("TFHUB_CACHE_DIR", str(cache_dir)):
-        return Path(hub.resolve(handle))
+        path, source = with_fallback(handle, lambda: Path(hub.resolve(handle)), lambda folder: folder, tfhub_hosts)
+    log.info("%s served by %s", handle, source)
+    return path
 
 
 def _place(source: Path, dest: Path, move: bool) -> None:
@@ -161,7 +167,11 @@ def _place(source: Path, dest: Path, move: bool) -> None:
 
 
 def fetch(
-    handle: str, dest: Path | None = None, cache_dir: Path | None = None, force: bool = False
+    handle: str,
+    dest: Path | None = None,
+    cache_dir: Path | None = None,
+    force: bool = False,
+    tfhub_hosts: tuple[str, ...] = DEFAULT_TFHUB_HOSTS,
 ) -> tuple[str, Path]:
     """Download (or copy) the model; return (MODEL_HANDLE for the nodes, SavedModel folder)."""
     if dest is not None and dest.exists() and not force and (not dest.is_dir() or any(dest.iterdir())):
@@ -181,13 +191,13 @@ def fetch(
                 "give --dest DIR, or --cache-dir DIR (or set TFHUB_CACHE_DIR) to the cache the nodes "
                 "use; otherwise the download would land in a temporary folder no node reads"
             )
-        return handle, download_to_cache(handle, cache_dir).resolve()
+        return handle, download_to_cache(handle, cache_dir, tfhub_hosts).resolve()
     dest = dest.resolve()
     dest.parent.mkdir(parents=True, exist_ok=True)
     # A private cache beside DEST: same file system, so the finished folder moves there in one rename.
     scratch = dest.with_name(f".{dest.name}.fetch-{os.getpid()}")
     try:
-        _place(download_to_cache(handle, scratch), dest, move=True)
+        _place(download_to_cache(handle, scratch, tfhub_hosts), dest, move=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
@@ -195,10 +205,10 @@ def fetch(
     return str(dest), dest
 
 
-def check(handle: str) -> tuple[str, str, float, float]:
+def check(handle: str, tfhub_hosts: tuple[str, ...] = DEFAULT_TFHUB_HOSTS) -> tuple[str, str, float, float]:
     """Load `handle` as the nodes will and run one warm-up inference: (family, signature, load s, warm-up s)."""
     import_hub()
-    model = load_ready_model(handle)
+    model = load_ready_model(handle, tfhub_hosts=tfhub_hosts)
     return model.family, model.signature_name, model.load_seconds, model.warmup_seconds
 
 
@@ -208,21 +218,22 @@ def run(
     cache_dir: Path | None = None,
     force: bool = False,
     load_check: bool = True,
+    tfhub_hosts: tuple[str, ...] = DEFAULT_TFHUB_HOSTS,
 ) -> FetchResult:
     """Fetch and check one model; every failure becomes a FetchError with a one-line message."""
     handle = normalize_handle(raw_handle)
     try:
-        node_handle, location = fetch(handle, dest, cache_dir, force)
+        node_handle, location = fetch(handle, dest, cache_dir, force, tfhub_hosts)
         family = signature = "unchecked"
         load_s = warm_s = 0.0
         if load_check:
             # Remote + cache: load through the handle, exactly as a node will (from the cache, no request).
             target = node_handle if is_remote(node_handle) else str(location)
             with _env("TFHUB_CACHE_DIR", str(cache_dir)) if cache_dir else contextlib.nullcontext():
-                family, signature, load_s, warm_s = check(target)
+                family, signature, load_s, warm_s = check(target, tfhub_hosts)
     except FetchError:
         raise
     except Exception as exc:  # every failure becomes one readable line
         timeout = socket.getdefaulttimeout()
         raise FetchError(describe_failure(handle, exc, timeout)) from exc
-    return FetchResult(node_handle, location, family, signature, load_s, warm_s)
+    return FetchResult(node_handle, location, family, signature, load_s, warm_s, checked=load_check)

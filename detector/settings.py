@@ -14,6 +14,7 @@ from typing import Any, Self
 
 from detector.handles import DEFAULT_HANDLE
 from detector.pipeline import DetectorOptions
+from detector.sources import parse_hosts
 
 
 class ConfigError(ValueError):
@@ -31,6 +32,13 @@ class DetectionSettings:
     max_image_pixels: int = 50_000_000  # larger declared sizes are refused (decompression bombs)
     tf_intra_op_threads: int = 0  # 0 = TensorFlow's default (all cores)
     tf_inter_op_threads: int = 0
+    log_level: str = "info"  # a node's log level; `debug` also shows TensorFlow's native log in the tools
+    tfhub_hosts: str = "tfhub.dev"  # hosts whose handles fall back to Kaggle Models (detector/sources.py)
+
+    @property
+    def tfhub_host_list(self) -> tuple[str, ...]:
+        """TFHUB_HOSTS as a tuple of lower-case host[:port] names."""
+        return parse_hosts(self.tfhub_hosts)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:

@@ -103,7 +103,8 @@ def build(series: list[Series], out: Path, title: str) -> Doc:
         "Images/s = images handled (ok or failed) / wall time (first request sent to last answer, summed "
         "over resumed runs; per node: that node's own busy span). Timing cells are mean/p50/p95 in ms over "
         "the ok images. Transfer = round-trip - server total: the network and serialisation share "
-        "(for a local run: the time outside the detector's own timer)."
+        "(for a local run: the time outside the detector's own timer). Download = the time --fetch took to "
+        "download the result files after the answer; it counts on the transfer side of the verdict."
     )
     for s in series:
         doc.h(3, s.name)
@@ -137,8 +138,9 @@ def build(series: list[Series], out: Path, title: str) -> Doc:
                 "S: mean size of the images (bytes on disk, what an upload sends).",
                 "T_local: mean per-image time of the local run (read + decode + inference + outputs).",
                 "T_server: mean server total time of the remote run (the node's own timer).",
-                "L: measured latency, the mean of transfer - upload time, where transfer = round-trip - server "
-                "total and the upload time is the request body / the --bandwidth throttle (0 without a throttle, "
+                "L: measured latency, the mean of transfer + download - upload time, where transfer = round-trip "
+                "- server total, download is --fetch's download of the result files (0 without it), and the "
+                "upload time is the request body / the --bandwidth throttle (0 without a throttle, "
                 "which leaves the fast local upload inside L and makes B* slightly pessimistic). When several "
                 "uploads share the throttled link (several nodes), the wait for the link ends up in L too.",
                 "A remote run in path mode uploads nothing, so its round-trip is T_server + L: it shows what a "

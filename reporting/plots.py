@@ -25,6 +25,7 @@ STAGE_PLOTS: list[tuple[str, Callable[[Record], float | None]]] = [  # (title, s
     ("server total (local: total)", _stage("total")),
     ("round-trip (local: per image)", lambda r: r.round_trip),
     ("transfer = round-trip - server total", lambda r: r.transfer),
+    ("download (--fetch)", lambda r: r.download),
 ]
 
 
@@ -100,16 +101,16 @@ def local_vs_remote(series: list[Series], dest: Path) -> Path:
     for s in series:
         ok = s.ok_by_file()
         xs = [index[f] for f in files if f in ok]
-        ys = [(ok[f].round_trip or 0.0) * 1000 for f in files if f in ok]
+        ys = [(ok[f].client_time or 0.0) * 1000 for f in files if f in ok]
         left.plot(xs, ys, marker="o", markersize=3, linewidth=0.8, label=s.name)
     left.set_xlabel("image (sorted by file name)")
     left.set_ylabel("ms per image")
-    left.set_title("Per-image time (local: in process; remote: round-trip)", fontsize=10)
+    left.set_title("Per-image time (local: in process; remote: round-trip + download)", fontsize=10)
     left.set_ylim(bottom=0)
     left.grid(alpha=0.3)
     left.legend(fontsize=8)
 
-    parts = ["decode", "queue", "inference", "annotate + write", "other server", "transfer"]
+    parts = ["decode", "queue", "inference", "annotate + write", "other server", "transfer + download"]
     bottoms = np.zeros(len(series))
     for part in parts:
         heights = np.array([_mean_part(_ok(s), part) * 1000 for s in series])
@@ -145,8 +146,8 @@ def _mean_part(records: list[Record], part: str) -> float:
                     - t.get("write", 0),
                 )
             )
-        elif part == "transfer":
-            values.append(max(0.0, r.transfer or 0.0))
+        elif part == "transfer + download":
+            values.append(max(0.0, r.transfer_side or 0.0))
         else:
             values.append(t.get(part, 0))
     return float(np.mean(values))

@@ -40,9 +40,9 @@ class Comparison:
     remote: str
     images: int  # images both runs processed ok (the per-image means are over these)
     local_time: float  # T_local: mean local per-image time
-    remote_time: float  # mean remote round-trip per image
+    remote_time: float  # mean remote time per image: round trip plus the --fetch download
     server_time: float  # T_server: mean server total time
-    latency: float  # L: mean of (transfer - request body / throttled rate)
+    latency: float  # L: mean of (transfer + download - request body / throttled rate)
     size: float  # S: mean image size in bytes
     local_rate: float  # images/s of the whole local run
     remote_rate: float  # images/s of the whole remote run
@@ -88,13 +88,14 @@ def compare(local: Series, remote: Series) -> Comparison:
     # The upload at the throttled rate is the S / B term of the model, so it is not part of L.
     # Without a throttle the (fast, local) upload stays inside L: a slightly pessimistic L.
     # The throttle paces the whole request body (image + multipart framing), so that is what it cost.
-    latency = [(r.transfer or 0.0) - (r.request_bytes / rate if rate else 0.0) for r in rem]
+    # Downloading the results (--fetch) is transfer too: it counts in the remote time and in L.
+    latency = [(r.transfer_side or 0.0) - (r.request_bytes / rate if rate else 0.0) for r in rem]
     return Comparison(
         local=local.name,
         remote=remote.name,
         images=len(common),
         local_time=_mean([r.round_trip or 0.0 for r in loc]),
-        remote_time=_mean([r.round_trip or 0.0 for r in rem]),
+        remote_time=_mean([r.client_time or 0.0 for r in rem]),
         server_time=_mean([r.server_total or 0.0 for r in rem]),
         latency=_mean(latency),
         size=_mean([float(r.size) for r in rem]),
@@ -137,7 +138,7 @@ def sentences(c: Comparison) -> list[str]:
     )
     per_image = (
         f"**Per image, {_winner(c.faster_per_image)}**: {ms(c.local_time)} locally vs {ms(c.remote_time)} "
-        f"round-trip on `{c.remote}` ({over})."
+        f"round-trip (plus download with --fetch) on `{c.remote}` ({over})."
     )
     overall = (
         f"**Overall, {_winner(c.faster_overall)}**: {c.local_rate:.2f} images/s locally vs "

@@ -20,8 +20,9 @@ import time
 import traceback
 from pathlib import Path
 
-from detector import is_remote
 from detector.fetch import FetchError, run
+from detector.quiet import log_to_stderr, quiet_tensorflow, wants_verbose
+from detector.settings import ConfigError, DetectionSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,14 +46,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeout", type=float, default=60.0, help="seconds a network read may stall before giving up (default 60)"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="print the traceback of a failure too")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's native log lines (also with LOG_LEVEL=debug) and the traceback of a failure",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Fetch and check; prints one summary line, or one error line on stderr."""
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported: no C++ start-up chatter
+    try:
+        settings = DetectionSettings.from_env()
+    except ConfigError as exc:
+        print(f"fetch_model: error: {exc}", file=sys.stderr)
+        return 2
+    quiet_tensorflow(wants_verbose(args.verbose, settings.log_level))  # before TensorFlow is imported
+    log_to_stderr("fetch_model")  # which source served the model, download progress
     env_cache = os.environ.get("TFHUB_CACHE_DIR")
     cache_dir = args.cache_dir or (Path(env_cache) if env_cache else None)
     # tensorflow_hub calls urlopen without a timeout; a stalled connection must not hang a build forever.
@@ -61,22 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("TFHUB_DOWNLOAD_PROGRESS", "1")
     t0 = time.perf_counter()
     try:
-        result = run(args.handle, args.dest, cache_dir, args.force, load_check=not args.no_check)
+        result = run(args.handle, args.dest, cache_dir, args.force, not args.no_check, settings.tfhub_host_list)
     except FetchError as exc:
         if args.verbose:
             traceback.print_exc()
         print(f"fetch_model: error: {exc}", file=sys.stderr)
         return 1
-    where = f"MODEL_HANDLE={result.handle}"
-    if is_remote(result.handle):
-        where += f" with TFHUB_CACHE_DIR={cache_dir}"
-    checked = (
-        "not loaded (--no-check)"
-        if args.no_check
-        else f"{result.family} family, signature {result.signature}, load {result.load_seconds:.1f} s, "
-        f"warm-up {result.warmup_seconds:.1f} s"
-    )
-    print(f"ok: {result.location} ({checked}; {time.perf_counter() - t0:.1f} s in all). Nodes: {where}")
+    print(result.summary(cache_dir, time.perf_counter() - t0))
     return 0
 
 

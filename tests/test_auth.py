@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from harness.nodes import start_node
+from harness.nodes import address, start_node
+from scripts.sender import main as sender_main
 
 KEY = "s3cret-key-for-tests"
 
@@ -37,6 +40,7 @@ def test_health_is_open(locked_node):
         ("/metrics", "get"),
         ("/api/openapi.json", "get"),
         ("/api/detect", "post"),
+        ("/api/results/red.jpg.json", "get"),
     ],
 )
 @pytest.mark.parametrize(
@@ -61,3 +65,20 @@ def test_right_key_in_either_header(locked_node, headers):
     r = locked_node.post("/api/detect", data={"input": "red.jpg"}, headers=headers)
     assert r.status_code == 200 and r.json()["detection_class_entities"][0] == "Person"
     assert locked_node.get("/metrics", headers=headers).status_code == 200
+
+
+def test_result_files_need_the_key_and_the_senders_fetch_sends_it(locked_node, tmp_path, monkeypatch):
+    answer = locked_node.post("/api/detect", data={"input": "red.jpg", "output": "1"}, headers={"X-API-Key": KEY})
+    urls = answer.json()["annotated_image_url"], answer.json()["result_url"]
+    for url in urls:
+        assert locked_node.get(url).status_code == 401
+        assert locked_node.get(url, headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "red.jpg").write_bytes(Path(answer.json()["annotated_image_path"]).read_bytes())
+    out, log = tmp_path / "out", tmp_path / "run.jsonl"
+    monkeypatch.setenv("API_KEY", KEY)
+    args = [str(folder), "--nodes", address(locked_node), "--mode", "upload", "--output", "--fetch"]
+    assert sender_main([*args, "--output-dir", str(out), "--log", str(log), "--no-progress"]) == 0
+    assert (out / "red.jpg").is_file() and (out / "red.jpg.json").is_file()

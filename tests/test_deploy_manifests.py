@@ -24,6 +24,7 @@ from harness.nodes import GUNICORN_CMD, REPO
 DEFAULTS = Settings()
 SETTING_NAMES = {f.name.upper() for f in fields(Settings)}
 CODE_PATHS = ("app/", "detector/", "scripts/", "gunicorn.conf.py")
+HOST_OUTPUT = "${OUTPUT_DIR:-./output}"  # the compose file's host folder for the results
 
 
 # --- Dockerfile -----------------------------------------------------------------------------------
@@ -248,9 +249,26 @@ def test_nodes_share_read_only_images_one_output_and_one_model_cache(compose):
     mounts = [_volume_targets(svc) for svc in _nodes(compose).values()]
     assert all(m == mounts[0] for m in mounts)
     m = mounts[0]
-    assert m[DEFAULTS.images_dir][1] is True
-    assert m[DEFAULTS.output_dir] == ("output", False) and m[cache] == ("model-cache", False)
-    assert set(compose["volumes"]) == {"output", "model-cache"}
+    assert m[DEFAULTS.images_dir] == ("${IMAGES_DIR:-./images}", True)
+    assert m[DEFAULTS.output_dir] == (HOST_OUTPUT, False) and m[cache] == ("model-cache", False)
+    assert set(compose["volumes"]) == {"model-cache"}
+
+
+def test_a_fresh_clone_has_the_images_the_main_job_sends_and_the_output_folder_is_given_to_the_nodes_user(compose):
+    """./images holds the sample photos (so Docker never creates it empty); ./output does not exist in a
+    clone, so Docker creates it owned by root: output-init hands it to the image's user before anything runs."""
+    samples = sorted(p.name for p in (REPO / "images").glob("*.jpg"))
+    assert "chelsea.jpg" in samples and len(samples) >= 3
+    init = compose["services"]["output-init"]
+    (user,) = instructions("USER")
+    assert init["command"] == ["chown", user, DEFAULTS.output_dir]
+    assert init["user"] == "0:0" and init["cap_drop"] == ["ALL"] and init["cap_add"] == ["CHOWN"]
+    assert init["network_mode"] == "none" and "profiles" not in init and init["restart"] == "no"
+    assert _volume_targets(init) == {DEFAULTS.output_dir: (HOST_OUTPUT, False)}
+    for name, svc in compose["services"].items():
+        if name != "output-init":
+            assert "user" not in svc, name  # the image's non-root USER
+            assert svc["depends_on"]["output-init"] == {"condition": "service_completed_successfully"}, name
 
 
 def test_node_environment_names_are_real_settings(compose):
@@ -270,9 +288,10 @@ def test_sender_profile_runs_the_documented_sender_command_against_every_node(co
     sender = compose["services"]["sender"]
     nodes = _nodes(compose)
     assert sender["profiles"] == ["sender"]
-    assert sender["depends_on"] == {n: {"condition": "service_healthy"} for n in nodes}
+    healthy = {n: {"condition": "service_healthy"} for n in nodes}
+    assert sender["depends_on"] == {"output-init": {"condition": "service_completed_successfully"}, **healthy}
     assert _volume_targets(sender)[DEFAULTS.images_dir][1] is True
-    assert _volume_targets(sender)[DEFAULTS.output_dir] == ("output", False)
+    assert _volume_targets(sender)[DEFAULTS.output_dir] == (HOST_OUTPUT, False)
     assert "entrypoint" not in sender  # no shell script: one documented command
     args = _sender_args(sender["command"])
     assert str(args.folder) == DEFAULTS.images_dir and args.nodes == [f"{n}:{DEFAULTS.port}" for n in nodes]
@@ -282,6 +301,7 @@ def test_sender_profile_runs_the_documented_sender_command_against_every_node(co
 def test_gpu_override_builds_with_cuda_and_reserves_gpus(compose):
     gpu = load_yaml("docker-compose.gpu.yml")
     assert set(gpu["services"]) == set(compose["services"])
+    assert gpu["services"]["output-init"]["image"] == gpu["services"]["sender"]["image"]
     for name in _nodes(compose):
         svc = gpu["services"][name]
         assert svc["build"]["args"]["REQUIREMENTS"] == "requirements-gpu.txt"

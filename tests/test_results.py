@@ -132,11 +132,11 @@ def test_upload_urls_point_into_uploads(rnode):
         ("link-out.json", 403, "forbidden"),  # a link to a file outside
         ("dir-out/secret.txt", 403, "forbidden"),  # through a linked folder outside
         ("missing.json", 404, "not_found"),
-        ("sub", 404, "not_found"),  # a folder
-        ("sub/", 404, "not_found"),
-        ("fifo.json", 404, "not_found"),  # answered at once, never opened
+        ("sub", 400, "bad_request"),  # a folder: as in path mode
+        ("sub/", 400, "bad_request"),
+        ("fifo.json", 400, "bad_request"),  # answered at once, never opened
         (".partial.json.abc.tmp", 404, "not_found"),  # a write in progress
-        ("sub/inside.json/x", 404, "not_found"),
+        ("sub/inside.json/x", 400, "bad_request"),  # a file used as a folder
         ("a%00b.json", 400, "bad_request"),
         ("x" * 5000, 400, "bad_request"),
     ],
@@ -145,26 +145,27 @@ def test_refusals(rnode, path, status, code):
     before = snapshot(rnode.output_dir.parent, skip=[rnode.output_dir / "uploads"])
     r = RawAnswer(rnode, "/api/results/" + path, AUTH)
     message = _error(r, status, code)
-    assert "outside the results folder" in message if status == 403 else True
+    assert "outside the output folder" in message if status == 403 else True
     assert "outside the results folder\n" not in r.text  # the secret's content never appears
     assert str(rnode.output_dir) not in message  # no server path in the answer
     assert snapshot(rnode.output_dir.parent, skip=[rnode.output_dir / "uploads"]) == before
 
 
 def test_a_double_slash_never_reaches_outside(rnode):
-    # Werkzeug merges the slashes with a redirect (before the app runs); the target is a path under the root.
-    r = RawAnswer(rnode, "/api/results/%2Fetc%2Fpasswd", AUTH)
-    assert r.status_code == 308 and r.headers["Location"].endswith("/api/results/etc/passwd")
+    # A name that starts with `/` matches no route (no redirect that merges the slashes either): a JSON 404.
+    _error(RawAnswer(rnode, "/api/results/%2Fetc%2Fpasswd", AUTH), 404, "not_found")
+    _error(RawAnswer(rnode, "/api/results//etc/passwd", AUTH), 404, "not_found")
     _error(RawAnswer(rnode, "/api/results/etc/passwd", AUTH), 404, "not_found")
 
 
 def test_an_absolute_path_is_checked_like_any_other(tmp_path):
     from app.errors import ApiError
-    from app.results import resolve_result_path
+    from app.inputs import resolve_result_path
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "a.json").write_text("{}")
-    assert resolve_result_path(str(tmp_path / "out"), str(tmp_path / "out" / "a.json")) == tmp_path / "out" / "a.json"
+    found = resolve_result_path(str(tmp_path / "out"), str(tmp_path / "out" / "a.json"))
+    assert found == (tmp_path / "out" / "a.json", "a.json")
     with pytest.raises(ApiError) as refused:
         resolve_result_path(str(tmp_path / "out"), "/etc/passwd")
     assert refused.value.status == 403

@@ -23,6 +23,7 @@ def record(
     queue: float | None = None,
     round_trip: float | None = None,
     transfer: float | None = None,
+    download: float | None = None,
 ) -> Record:
     """A record with the given node, outcome, span and timings (seconds)."""
     timings = None
@@ -39,6 +40,7 @@ def record(
         timings=timings,
         round_trip=round_trip,
         transfer=transfer,
+        download=download,
     )
 
 
@@ -55,6 +57,7 @@ def tenths_records(node: str = "a:1") -> list[Record]:
             total=v,
             round_trip=v,
             transfer=v,
+            download=v,
         )
         for i, v in enumerate(TENTHS)
     ]
@@ -219,7 +222,7 @@ def test_a_listed_node_without_records_still_gets_a_row_of_dashes() -> None:
     stats = summarize(tenths_records("a:1"), node_order=["a:1", "dead:1"])
     assert [s.name for s in stats] == ["all", "a:1", "dead:1"]
     dead = table_rows(stats)[2]
-    assert dead == ["dead:1", "0", "0", "0", "-", "-", "-", "-", "-", "-", "-"]
+    assert dead == ["dead:1", "0", "0", "0", "-", "-"] + ["-"] * len(METRICS)
 
 
 def test_records_without_a_node_are_grouped_together() -> None:
@@ -244,12 +247,7 @@ def test_table_rows_print_counts_wall_rate_and_mean_p50_p95_in_ms() -> None:
         "1",
         "20.00",
         "0.55",
-        "550/550/955",
-        "550/550/955",
-        "550/550/955",
-        "550/550/955",
-        "550/550/955",
-    ]
+    ] + ["550/550/955"] * len(METRICS)
     assert rows[1][0] == "a:1"
     assert rows[1][1:] == rows[0][1:]
 
@@ -274,7 +272,10 @@ def test_format_table_has_a_header_a_separator_aligned_columns_and_a_footnote() 
     assert lines[3].startswith("a:1 ")
     assert lines[4].startswith("long-node-name:5000  ")
     assert lines[5].startswith("idle:1 ") and lines[5].rstrip().endswith("-")
-    assert lines[-1] == "timings: mean/p50/p95 in ms over ok images; transfer = round-trip - server total"
+    assert lines[-1] == (
+        "timings: mean/p50/p95 in ms over ok images; transfer = round-trip - server total; "
+        "download: --fetch's downloads of the results"
+    )
 
 
 def test_format_table_right_aligns_a_number_under_a_wider_header() -> None:
