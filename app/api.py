@@ -16,6 +16,7 @@ from app.model_service import ModelNotReadyError, ModelService
 from app.observability import request_id
 from app.openapi import openapi_spec
 from detector import ImageDecodeError, ImageTooLargeError, StageTimer
+from measure.sysinfo import machine
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -99,7 +100,7 @@ def _version(package: str) -> str | None:
 
 @bp.get("/info")
 def info() -> Response:
-    """Model, versions and limits of this node."""
+    """Model, versions, limits, hardware and TensorFlow devices of this node."""
     service = _service()
     cfg = current_app.config
     model = {
@@ -137,6 +138,8 @@ def info() -> Response:
         },
         images_dir=cfg["IMAGES_DIR"],
         output_dir=cfg["OUTPUT_DIR"],
+        machine=machine(),
+        tensorflow=service.devices,
     )
 
 
