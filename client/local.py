@@ -56,7 +56,7 @@ class LocalRunner:
 
     def info(self) -> dict[str, Any]:
         """This machine as the one that runs the model: hardware, TensorFlow's devices, versions, the model."""
-        from measure.sysinfo import machine, package_versions, tensorflow_devices
+        from measure.sysinfo import load_average, machine, package_versions, tensorflow_devices
 
         model = self.detector.model
         return {
@@ -66,6 +66,7 @@ class LocalRunner:
             "versions": package_versions(),
             "model": {"handle": self.handle, "family": model.family},
             "limits": {"min_score": self.min_score},
+            "load_at_start": load_average(),
         }
 
     def warm(self, images: list[ImageFile]) -> None:

@@ -19,7 +19,7 @@ from client.discovery import DiscoveryError, wait_for_nodes
 from client.files import ImageFile, crawl
 from client.records import LOCAL, Record, RecordLog, RunInfo, ok_files, repair_tail
 from client.summary import format_table, summarize
-from measure.sysinfo import machine, package_versions
+from measure.sysinfo import load_average, machine, package_versions
 
 Runner = Callable[[list[ImageFile], Callable[[Record], None]], None]
 MAX_FAILURES_SHOWN = 20
@@ -32,7 +32,12 @@ def say(message: str) -> None:
 
 def sender_machine() -> dict[str, Any]:
     """The machine the sender runs on (and, for --local, the one that runs the model)."""
-    return {"node": socket.gethostname(), "machine": machine(), "versions": package_versions()}
+    return {
+        "node": socket.gethostname(),
+        "machine": machine(),
+        "versions": package_versions(),
+        "load_at_start": load_average(),  # other work on the machine: a shared machine's timings are noisy
+    }
 
 
 def prepare(args: argparse.Namespace, images: list[ImageFile], info: RunInfo) -> Runner:
