@@ -309,6 +309,13 @@ def lab_sections(doc: Doc, lab: Lab, out: Path) -> list[Path]:
         doc.table(VALIDATION_HEADERS, rows)
     else:
         doc.p("**Validation:** no run went over an emulated link (`--bandwidth`, `--rtt`), so none checks the model.")
+    if all(profile.concurrency == 1 for profile, _ in lab.profiles):
+        doc.p(
+            "Every setting was measured with one request in flight, and the local device also works on one "
+            "image at a time, so both maps below are the same: the time per image decides the throughput too. "
+            "With several nodes or `--per-node K` the right map shows where the nodes' parallelism pays even "
+            "when each image takes longer."
+        )
     maps = [(1.0, out / "breakeven.png")]
     if lab.slowdown and lab.slowdown != 1.0:
         maps.append((lab.slowdown, out / "breakeven-slowdown.png"))

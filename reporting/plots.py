@@ -43,9 +43,10 @@ def stage_distributions(series: list[Series], dest: Path) -> Path:
         data = [[v * 1000 for v in (read(r) for r in _ok(s)) if v is not None] for s in series]
         if any(any(v > 0 for v in d) for d in data):
             panels.append((title, data))
-    cols = min(4, len(panels)) or 1
+    many = len(series) > 6  # a sweep: fewer, wider panels so every run's name stays readable
+    cols = min(2 if many else 4, len(panels)) or 1
     rows = -(-len(panels) // cols) or 1
-    fig = Figure(figsize=(4 * cols, 3.6 * rows))
+    fig = Figure(figsize=((max(6.0, 0.45 * len(series)) if many else 4) * cols, (4.6 if many else 3.6) * rows))
     axes = fig.subplots(rows, cols, squeeze=False)
     names = [s.name for s in series]
     for ax, (title, data) in zip(axes.flat, panels, strict=False):
@@ -73,9 +74,13 @@ def rolling_rate(times: list[float], span: float, window: float, points: int = 2
 
 def throughput_over_time(series: list[Series], dest: Path) -> Path:
     """Images finished per second over a sliding window, one line per node, one panel per run."""
-    fig = Figure(figsize=(10, 2.8 * len(series)))
-    axes = fig.subplots(len(series), 1, squeeze=False)
-    for ax, s in zip(axes.flat, series, strict=True):
+    cols = 1 if len(series) <= 4 else 3  # many runs (a sweep): small panels side by side
+    rows = -(-len(series) // cols)
+    fig = Figure(figsize=(10 if cols == 1 else 15, (2.8 if cols == 1 else 2.3) * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in list(axes.flat)[len(series) :]:
+        ax.axis("off")
+    for ax, s in zip(axes.flat, series, strict=False):
         start = min(r.started_at for r in s.records)
         span = max(max(r.finished_at for r in s.records) - start, 1e-3)
         window = span / 6  # wide enough to hold several images per node, narrow enough to show a dip
@@ -83,7 +88,9 @@ def throughput_over_time(series: list[Series], dest: Path) -> Path:
         for node in nodes:
             done = [r.finished_at - start for r in s.records if (r.node or "(no node)") == node]
             ax.plot(*rolling_rate(done, span, window), label=f"{node} ({len(done)} images)")
-        ax.set_title(f"{s.name}: {s.overall.rate:.2f} images/s overall (window {window:.2f} s)", fontsize=10)
+        ax.set_title(
+            f"{s.name}: {s.overall.rate:.2f} images/s overall (window {window:.2f} s)", fontsize=10 if cols == 1 else 8
+        )
         ax.set_xlim(0, span)
         ax.set_xlabel("seconds since the run started")
         ax.set_ylabel("images/s")

@@ -59,14 +59,17 @@ def start_sender(args: list[str], cwd: Path, stderr_path: Path) -> subprocess.Po
         )
 
 
-def read_log(path: Path) -> list[dict[str, Any]]:
-    """Every complete record of a log (a torn last line is left out)."""
+def read_log(path: Path, run_info: bool = False) -> list[dict[str, Any]]:
+    """Every complete record of a log (a torn last line is left out); with `run_info`, the sender's
+    run-info lines too, in their place."""
     records = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            records.append(json.loads(line))
+            data = json.loads(line)
         except ValueError:
-            pass
+            continue
+        if run_info or not (isinstance(data, dict) and "run_info" in data):
+            records.append(data)
     return records
 
 

@@ -104,7 +104,7 @@ def test_each_run_starts_with_a_run_info_line_the_report_reads(node, tiny_model_
     log = tmp_path / "run.jsonl"
     assert send(photos, log, "--mode", "upload", "--nodes", node.url, "--label", "first") == 0
     assert send(photos, log, "--mode", "upload", "--nodes", node.url, "--label", "second") == 0  # appended
-    lines = read_log(log)
+    lines = read_log(log, run_info=True)
     infos = [line for line in lines if "run_info" in line]
     assert len(infos) == 2 and lines[0] is infos[0] and "file" not in infos[0]
     capsys.readouterr()
