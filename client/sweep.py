@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - t0
     record = {
         "settings": settings,
-        "runs": [asdict(d) | {"log": str(d.log)} for d in done],
+        "runs": [asdict(d) | {"log": str(d.log.relative_to(plan.out))} for d in done],
         "runs_seconds": round(runs_seconds, 1),
         "total_seconds": round(total, 1),
     }

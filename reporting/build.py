@@ -12,7 +12,7 @@ from client.records import MB
 from client.summary import HEADERS, table_rows
 from reporting.accuracy import DEFAULT_TRUTH_MIN_SCORE, fmt
 from reporting.data import Series, load_series
-from reporting.lab import Lab, RunResult, analyse, link_text, local_prediction, setting_text, summary
+from reporting.lab import Lab, RunResult, analyse, link_text, link_words, local_prediction, setting_text, summary
 from reporting.plots import accuracy_vs_latency, breakeven_map, make_plots
 from reporting.render import Doc, to_html, to_markdown
 from reporting.verdict import TIE, Comparison, compare_all, sentences
@@ -168,9 +168,7 @@ def lab_sentence(run: RunResult, lab: Lab) -> str | None:
     else:
         base = local.accuracy
         quality = f"mAP@0.5 {acc.map50:.2f} on the ground truth" + (f" (local {base.map50:.2f})" if base else "")
-    link = link_text(s)
-    over = f" over {link}" if link not in ("-", "no emulated link") else " (no emulated link)"
-    return f"**{setting_text(s)}{over}**: {speed}, {quality} (`{s.name}`)."
+    return f"**{setting_text(s)} {link_words(s)}**: {speed}, {quality} (`{s.name}`)."
 
 
 ACCURACY_HEADERS = [

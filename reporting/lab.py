@@ -55,6 +55,17 @@ def link_text(s: Series) -> str:
     return " ".join(parts) if parts else "no emulated link"
 
 
+def link_words(s: Series) -> str:
+    """The link in a sentence: `over 1 MB/s with a 50 ms round trip`, `with no emulated link`."""
+    bandwidth = f"{s.bandwidth_mbps:g} MB/s" if s.bandwidth_mbps else None
+    rtt = f"a {s.rtt_ms:g} ms round trip" if s.rtt_ms else None
+    if bandwidth and rtt:
+        return f"over {bandwidth} with {rtt}"
+    if bandwidth:
+        return f"over {bandwidth}"
+    return f"with {rtt}" if rtt else "with no emulated link"
+
+
 def _emulation(s: Series) -> tuple[float, float]:
     """Sort key: the least emulated first (no limit, then the fastest link, then the shortest round trip)."""
     return (1.0 / (s.bandwidth_mbps or float("inf")), s.rtt_ms or 0.0)

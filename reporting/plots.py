@@ -214,11 +214,14 @@ def accuracy_vs_latency(lab: Lab, dest: Path) -> Path:
         )
         if any(remote):
             fig.colorbar(points, ax=ax, label="kB sent per image")
-        for x, y, r in zip(xs, ys, scored, strict=True):
+        front = pareto_front(list(zip(xs, ys, strict=True)))
+        for k, (x, y, r) in enumerate(zip(xs, ys, scored, strict=True)):
             if r.series.is_local:
                 ax.scatter([x], [y], marker="*", s=220, c="tab:red", edgecolors="k", zorder=4)
-            ax.annotate(_short(r.name), (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7)
-        front = pareto_front(list(zip(xs, ys, strict=True)))
+            if k in front or r.series.is_local:  # only these are named: a sweep's other labels would pile up
+                text = f"{_short(r.name, 40)} ({r.bytes_sent_mean / 1000:.0f} kB)" if not r.series.is_local else r.name
+                offset = (6, 6) if r.series.is_local else (6, -10)
+                ax.annotate(text, (x, y), textcoords="offset points", xytext=offset, fontsize=7)
         ax.step(
             [xs[i] for i in front],
             [ys[i] for i in front],
@@ -233,7 +236,11 @@ def accuracy_vs_latency(lab: Lab, dest: Path) -> Path:
     ax.set_ylabel(f"mAP@0.5 against {reference}")
     ax.set_ylim(-0.02, 1.05)
     ax.grid(alpha=0.3)
-    ax.set_title("Latency against accuracy, bytes per image in colour (the local run: red star)", fontsize=10)
+    ax.set_title(
+        "Latency against accuracy, bytes per image in colour (the local run: red star; the Pareto front's runs "
+        "are named)",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(dest, dpi=100)
     return dest

@@ -193,7 +193,7 @@ def test_sweep_report_has_the_maps_the_pareto_view_and_both_sided_verdicts(share
         with Image.open(shared_sweep / plot) as im:
             assert im.format == "PNG" and im.size[0] > 600
     assert "### What-if: a device 4x slower" in md
-    lines = re.findall(r"^- \*\*upload at 96 px, q90 over 2 MB/s \+30 ms\*\*: .*$", md, re.MULTILINE)
+    lines = re.findall(r"^- \*\*upload at 96 px, q90 over 2 MB/s with a 30 ms round trip\*\*: .*$", md, re.MULTILINE)
     assert len(lines) == 1
     assert re.search(r"ms (faster|slower) per image than local|level with local", lines[0])
     assert re.search(r"mAP@0\.5 0\.\d\d of the reference", lines[0])
