@@ -133,7 +133,8 @@ def setup_rows(series: list[Series]) -> list[list[str]]:
         infos = list(s.infos.values())
         sender = infos[-1].sender if infos else {}
         sm = sender.get("machine") or {}
-        sender_cell = f"{sender.get('node', '-')} ({sm.get('cpu', '-')}, {sm.get('cores_usable', '-')} cores)"
+        load = f", load {sender['load_at_start']}" if sender.get("load_at_start") else ""
+        sender_cell = f"{sender.get('node', '-')} ({sm.get('cpu', '-')}, {sm.get('cores_usable', '-')} cores{load})"
         sends = setting_text(s).split(" at ", 1)[-1] if s.mode != "path" else "a path"
         link = link_text(s)
         where = ["local"] if s.is_local else s.nodes
@@ -368,7 +369,8 @@ def build(series: list[Series], out: Path, title: str, lab: Lab | None = None, p
     doc.h(2, "Experimental setup")
     doc.p(
         "The machine that ran the model in each run (a node's `GET /api/info` as the run started; for a local "
-        "run, the sender's own machine), the sender's machine, the emulated link and what the edge sent. "
+        "run, the sender's own machine), the sender's machine with its load average as the run started (other "
+        "work on the machine makes timings noisy), the emulated link and what the edge sent. "
         "Logs written before the sender recorded this show `-`."
     )
     doc.table(SETUP_HEADERS, setup_rows(series))

@@ -201,3 +201,37 @@ def test_sweep_report_has_the_maps_the_pareto_view_and_both_sided_verdicts(share
     sweep = json.loads((shared_sweep / "sweep.json").read_text())
     assert len(sweep["runs"]) == 9 and sweep["runs_seconds"] > 0
     assert sweep["settings"]["sizes"] == [None, 96]
+
+
+# --- the sweep's plan, without nodes -------------------------------------------------------------------
+
+
+def test_sweep_plan_is_the_grid_setting_by_setting_the_unemulated_run_first(tmp_path: Path) -> None:
+    from client.sweep import Cell, parse
+
+    plan, _ = parse(
+        [str(tmp_path), "--nodes", "n:1", "--out", str(tmp_path / "o")]
+        + ["--sizes", "full", "320", "--qualities", "none", "--bandwidths", "1", "none", "--rtts", "50", "0"]
+    )
+    cells = plan.cells()
+    assert len(cells) == 2 * 1 * 2 * 2
+    assert cells[:4] == [
+        Cell(None, None, None, None),
+        Cell(None, None, None, 50),
+        Cell(None, None, 1, None),
+        Cell(None, None, 1, 50),
+    ]
+    assert cells[4].options() == ["--resize", "320"] and cells[7].options() == [
+        "--resize",
+        "320",
+        "--bandwidth",
+        "1",
+        "--rtt",
+        "50",
+    ]
+    defaults, _ = parse([str(tmp_path), "--nodes", "n:1", "--out", str(tmp_path / "o")])
+    assert len(defaults.cells()) == 3 * 2 * 3 * 2 and defaults.local  # the default small sweep: 36 upload runs
+    for bad in (["--sizes", "0"], ["--qualities", "100"], ["--bandwidths", "-1"], ["--rtts", "-5"]):
+        with pytest.raises(SystemExit) as exc:
+            parse([str(tmp_path), "--nodes", "n:1", "--out", str(tmp_path / "o"), *bad])
+        assert exc.value.code == 2

@@ -338,3 +338,16 @@ def test_ground_truth_file_scores_every_run_and_unscored_runs_are_null(real_logs
     (run,) = json.loads((out / "summary.json").read_text())["runs"]
     assert run["accuracy"] is None and run["whatif_error"] is None
     assert "No run is scored" in (out / "report.md").read_text()
+
+
+def test_device_slowdown_adds_the_what_if_map(real_logs, tmp_path):
+    logs = [str(real_logs[name]) for name in ("local", "remote", "slow")]
+    out = tmp_path / "report"
+    assert report_main([*logs, "--out", str(out), "--device-slowdown", "4"]) == 0
+    md = (out / "report.md").read_text()
+    assert "](breakeven-slowdown.png)" in md and "### What-if: a device 4x slower" in md
+    with Image.open(out / "breakeven-slowdown.png") as im:
+        assert im.format == "PNG"
+    assert json.loads((out / "summary.json").read_text())["device_slowdown"] == 4
+    proc = run_script(REPORT, [*logs, "--out", str(out), "--device-slowdown", "0"], cwd=tmp_path)
+    assert proc.returncode == 2 and "--device-slowdown must be > 0" in proc.stderr
