@@ -24,6 +24,7 @@ from app.observability import request_id
 from app.openapi import openapi_spec
 from detector import Detector, ImageDecodeError, ImageTooLargeError, ResultJSON, StageTimer
 from detector.slots import InferenceSlots, Reservation, SlotsFullError
+from measure.sysinfo import machine
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -131,7 +132,7 @@ def _version(package: str) -> str | None:
 
 @bp.get("/info")
 def info() -> Response:
-    """Model, versions and limits of this node."""
+    """Model, versions, limits, hardware and TensorFlow devices of this node."""
     service = _service()
     cfg = current_app.config
     model = {
@@ -175,6 +176,8 @@ def info() -> Response:
         queue=_queue_info(),
         images_dir=cfg["IMAGES_DIR"],
         output_dir=cfg["OUTPUT_DIR"],
+        machine=machine(),
+        tensorflow=service.devices,
     )
 
 

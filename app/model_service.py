@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from detector import Detector, DetectorOptions, ModelLoadError, load_ready_model
 from detector.sources import DEFAULT_TFHUB_HOSTS
@@ -41,6 +42,7 @@ class ModelService:
         self.error: str | None = None
         self.load_seconds: float | None = None
         self.warmup_seconds: float | None = None
+        self.devices: dict[str, Any] | None = None  # TensorFlow's devices, read in this worker once loaded
         if detector is not None:
             self._ready.set()
             self._settled.set()
@@ -92,6 +94,7 @@ class ModelService:
             self.load_seconds = model.load_seconds
             self.warmup_seconds = model.warmup_seconds
             detector = self._detector = Detector(model, self.options)
+            self.devices = _devices()
         except ModelLoadError as exc:
             self._fail(str(exc), on_failure)
             return
@@ -119,6 +122,17 @@ class ModelService:
         log.critical("%s", message)
         if on_failure is not None:
             on_failure(message)
+
+
+def _devices() -> dict[str, Any] | None:
+    """TensorFlow's devices in this worker (TensorFlow is loaded here by now; never in the master)."""
+    from measure.sysinfo import tensorflow_devices
+
+    try:
+        return tensorflow_devices()
+    except Exception:  # a node without its device list still serves (logged with the traceback)
+        log.warning("could not read TensorFlow's device list", exc_info=True)
+        return None
 
 
 def exit_worker(message: str) -> None:

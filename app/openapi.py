@@ -154,7 +154,7 @@ _SCHEMAS: dict[str, Any] = {
     },
     "Info": {
         "type": "object",
-        "required": ["node", "model", "versions", "limits"],
+        "required": ["node", "model", "versions", "limits", "machine", "tensorflow"],
         "properties": {
             "node": _STRING,
             "model": {"type": "object"},
@@ -162,6 +162,34 @@ _SCHEMAS: dict[str, Any] = {
             "limits": {"type": "object"},
             "images_dir": _STRING,
             "output_dir": _STRING,
+            "machine": {
+                "type": "object",
+                "description": "The hardware the node runs on (measure/sysinfo.py machine())",
+                "required": ["cpu", "cores", "cores_usable", "memory_gib", "kernel", "os", "arch"],
+                "properties": {
+                    "cpu": {**_STRING, "description": "CPU model name"},
+                    "cores": {"type": "integer", "nullable": True, "description": "logical CPUs of the machine"},
+                    "cores_usable": {"type": "integer", "nullable": True, "description": "CPUs this process may use"},
+                    "memory_gib": {**_NUMBER, "nullable": True, "description": "total memory, GiB"},
+                    "kernel": _STRING,
+                    "os": _STRING,
+                    "arch": _STRING,
+                },
+            },
+            "tensorflow": {
+                "type": "object",
+                "nullable": True,
+                "description": "TensorFlow's devices in the worker that answered, read once its model loaded "
+                "(null before that)",
+                "required": ["device", "gpus", "cpus", "built_with_cuda", "version"],
+                "properties": {
+                    "device": {**_STRING, "description": "where models run: GPU:0 when there is a GPU, else CPU:0"},
+                    "gpus": {"type": "array", "items": _STRING, "description": "GPU names"},
+                    "cpus": {"type": "integer"},
+                    "built_with_cuda": {"type": "boolean"},
+                    "version": _STRING,
+                },
+            },
         },
     },
 }
@@ -245,7 +273,7 @@ def openapi_spec(version: str = "1.0.0") -> dict[str, Any]:
             },
             "/api/info": {
                 "get": {
-                    "summary": "Model, versions and limits",
+                    "summary": "Model, versions, limits, hardware and TensorFlow devices",
                     "responses": {"200": _json("Info", "Node information"), **protected},
                 }
             },

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from client.nodes import node_url
+from client.preprocess import DEFAULT_QUALITY, MAX_QUALITY, MIN_QUALITY, Preprocess
 
 DEFAULT_NODE = "127.0.0.1:5000"
 
@@ -22,6 +23,8 @@ examples:
   %(prog)s ./images --remote-root /app/images --nodes node1:5000 node2:5000 --per-node 2
   %(prog)s ./images --mode upload --bandwidth 1.1 --nodes http://node1:5000
   %(prog)s ./images --mode upload --output --fetch --nodes node1:5000 --output-dir results
+  %(prog)s ./images --mode upload --resize 320 --quality 75 --bandwidth 1 --rtt 40 --nodes node1:5000
+  %(prog)s ./images --local --resize 320 --quality 75 --model /models/openimages-style
   %(prog)s ./images --local --model /models/openimages-style --log output/local.jsonl
   %(prog)s ./images --nodes node1:5000 --log output/run.jsonl --resume
   %(prog)s /app/images --discover objdet-node-headless:5000 --min-nodes 3 --wait 600 --report output/report
@@ -41,6 +44,22 @@ def positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a number >= 0."""
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
+    return value
+
+
+def jpeg_quality(text: str) -> int:
+    """argparse type: a JPEG quality in MIN_QUALITY..MAX_QUALITY."""
+    value = int(text)
+    if not MIN_QUALITY <= value <= MAX_QUALITY:
+        raise argparse.ArgumentTypeError(f"must be in {MIN_QUALITY}..{MAX_QUALITY}, not {value}")
     return value
 
 
@@ -121,6 +140,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="upload mode: all uploads share one link of MBPS megabytes (10^6 bytes) per second",
     )
     p.add_argument(
+        "--rtt",
+        type=non_negative_float,
+        metavar="MS",
+        help="add a round trip of MS milliseconds to every request (half before it, half after the answer), "
+        "to stand in for a slower link; upload or path mode",
+    )
+    p.add_argument(
+        "--resize",
+        type=positive_int,
+        metavar="PIXELS",
+        help="upload mode or --local: shrink each image's longer side to PIXELS before sending (never "
+        f"enlarges) and encode it as JPEG (quality {DEFAULT_QUALITY} unless --quality)",
+    )
+    p.add_argument(
+        "--quality",
+        type=jpeg_quality,
+        metavar="Q",
+        help=f"upload mode or --local: re-encode each image as JPEG at quality Q ({MIN_QUALITY}-{MAX_QUALITY}) "
+        "before sending; without --resize and --quality the file goes as it is",
+    )
+    p.add_argument(
         "--warmup",
         type=int,
         default=0,
@@ -168,6 +208,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--mode, --remote-root and --bandwidth are for nodes, not --local")
     if args.model and not args.local:
         parser.error("--model is for --local; a node's model is set by its own MODEL_HANDLE")
+    if args.local and args.rtt is not None:
+        parser.error("--rtt delays requests to nodes: it is not for --local")
+    if (args.resize or args.quality) and not args.local and args.mode != "upload":
+        parser.error(
+            "--resize and --quality change the bytes sent: use them with --mode upload (or --local); "
+            "in path mode the node reads the file itself"
+        )
     if args.bandwidth and args.mode != "upload":
         parser.error("--bandwidth throttles uploads: use it with --mode upload")
     if args.remote_root and args.mode != "path":
@@ -197,11 +244,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def default_label(args: argparse.Namespace) -> str:
     """Run name for reports when --label is not given."""
+    pre = setting_label(preprocess_of(args))
     if args.local:
-        return "local"
-    label = f"{args.mode} {len(args.nodes)} node{'s' if len(args.nodes) > 1 else ''}"
+        return f"local{pre}"
+    label = f"{args.mode}{pre} {len(args.nodes)} node{'s' if len(args.nodes) > 1 else ''}"
     if args.per_node > 1:
         label += f" x{args.per_node}"
     if args.bandwidth:
         label += f" @{args.bandwidth:g}MB/s"
+    if args.rtt is not None:
+        label += f" +{args.rtt:g}ms"
     return label
+
+
+def preprocess_of(args: argparse.Namespace) -> Preprocess:
+    """The edge preprocessing the options ask for."""
+    return Preprocess(resize=args.resize, quality=args.quality)
+
+
+def setting_label(pre: Preprocess) -> str:
+    """` 320px q75`, ` q50`, or `` for the file as it is: the preprocessing part of a run label."""
+    if not pre.active:
+        return ""
+    return (f" {pre.resize}px" if pre.resize is not None else "") + f" q{pre.jpeg_quality}"

@@ -172,10 +172,13 @@ class DetectClient:
         self.session.close()
 
     def send(self, request: DetectRequest, link: Link | None = None) -> Attempt:
-        """POST the body to /api/detect (paced by `link` if set) and classify the answer."""
-        payload: bytes | ThrottledBody = ThrottledBody(request.body, link) if link is not None else request.body
+        """POST the body to /api/detect (paced and delayed by `link`, if set) and classify the answer."""
+        throttled = link is not None and link.rate is not None
+        payload: bytes | ThrottledBody = ThrottledBody(request.body, link) if throttled and link else request.body
         started_at = time.time()
         t0 = time.perf_counter()
+        if link is not None:
+            link.half_round_trip()  # the request's way out
         sizes: dict[str, Any] = {
             "bytes_sent": request.image_bytes,
             "request_bytes": len(request.body),
@@ -203,6 +206,8 @@ class DetectClient:
                 finished_at=time.time(),
                 **sizes,
             )
+        if link is not None:
+            link.half_round_trip()  # the answer's way back
         round_trip = time.perf_counter() - t0  # requests has read the whole body by now (no stream=True)
         done: dict[str, Any] = {
             "status": response.status_code,
@@ -249,6 +254,20 @@ class DetectClient:
         if response.status_code != 200:
             raise DownloadError(f"GET {url[:200]}: {error_text(response)}")
         return response.content
+
+    def info(self, timeout: float) -> dict[str, Any]:
+        """The node's GET /api/info answer (model, versions, machine, TensorFlow devices), or {"error": ...}."""
+        try:
+            response = self.session.get(f"{self.base_url}/api/info", timeout=timeout)
+        except requests.RequestException as exc:
+            return {"error": f"{type(exc).__name__}: {_short(exc)}"}
+        if response.status_code != 200:
+            return {"error": error_text(response)}
+        try:
+            body = response.json()
+        except ValueError:
+            return {"error": "GET /api/info answered something that is not JSON"}
+        return body if isinstance(body, dict) else {"error": "GET /api/info answered something that is not an object"}
 
     def health(self, timeout: float) -> bool:
         """True if the node answers GET /api/health with 200."""

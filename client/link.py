@@ -1,4 +1,13 @@
-"""A slow uplink on one machine: request bodies that share one byte rate (--bandwidth)."""
+"""A slower link on one machine: request bodies that share one byte rate (--bandwidth) and a fixed round
+trip added to every request (--rtt).
+
+What this emulates: one bottleneck uplink of a fixed rate that every upload of the run shares (the
+request bodies are paced through it), plus a fixed round-trip time (half before the request goes
+out, half after the answer is in). What it does not: packet loss and retransmission, jitter (every
+request gets the same delay), TCP slow start and congestion windows (a real upload needs several
+round trips to reach the link's rate), the downlink (answers come back at loopback speed), and
+connection set-up (the sessions are keep-alive). docs/offloading.md says the same.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +21,30 @@ __all__ = ["MB", "Link", "ThrottledBody"]
 
 
 class Link:
-    """One uplink of `rate` bytes/s shared by every upload of a run (concurrent uploads split it)."""
+    """One uplink of `rate` bytes/s (None: unlimited) shared by every upload of a run (concurrent uploads
+    split it), and `rtt` seconds of round trip added to every request."""
 
-    def __init__(self, rate: float):
-        if rate <= 0:
+    def __init__(self, rate: float | None, rtt: float = 0.0):
+        if rate is not None and rate <= 0:
             raise ValueError("rate must be > 0 bytes/s")
+        if rtt < 0:
+            raise ValueError("rtt must be >= 0 seconds")
         self.rate = rate
+        self.rtt = rtt
         # ~50 slices per second keeps the pacing smooth without a wake-up per byte.
-        self.slice_bytes = max(1024, int(rate / 50))
+        self.slice_bytes = max(1024, int(rate / 50)) if rate else 1 << 20
         self._lock = threading.Lock()
         self._free_at = 0.0  # perf_counter time at which the link has sent everything reserved so far
 
+    def half_round_trip(self) -> None:
+        """Sleep half the round trip: once before a request goes out, once after its answer is in."""
+        if self.rtt > 0:
+            time.sleep(self.rtt / 2)
+
     def send(self, n: int) -> None:
-        """Block until `n` more bytes have had their turn on the link."""
+        """Block until `n` more bytes have had their turn on the link (at once when the rate is unlimited)."""
+        if self.rate is None:
+            return
         with self._lock:
             now = time.perf_counter()
             done = max(now, self._free_at) + n / self.rate

@@ -7,8 +7,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from client.files import ImageFile
+from client.preprocess import Preprocess, prepare
 from client.records import LOCAL, Record, round_s
 from detector import (
     DetectionSettings,
@@ -33,6 +35,7 @@ class LocalRunner:
         save_image: bool,
         notify: Callable[[str], None] = lambda message: None,
         verbose: bool = False,
+        preprocess: Preprocess | None = None,
     ):
         # The node's own detection settings (MIN_SCORE, MAX_BOXES, MAX_IMAGE_SIDE, ... from the environment),
         # so a local run and a node given the same environment do the same work.
@@ -43,6 +46,7 @@ class LocalRunner:
         self.handle = model_handle or settings.model_handle
         self.output_dir = output_dir
         self.save_image = save_image
+        self.preprocess = preprocess or Preprocess()
         notify(f"loading model {self.handle}")
         model = load_ready_model(
             self.handle, settings.tf_intra_op_threads, settings.tf_inter_op_threads, settings.tfhub_host_list
@@ -50,6 +54,22 @@ class LocalRunner:
         notify(f"model ready (load {model.load_seconds:.2f} s, warm-up {model.warmup_seconds:.2f} s)")
         self.host = socket.gethostname()
         self.detector = Detector(model, settings.detector_options(), node=self.host)
+        self.min_score = settings.min_score
+
+    def info(self) -> dict[str, Any]:
+        """This machine as the one that runs the model: hardware, TensorFlow's devices, versions, the model."""
+        from measure.sysinfo import load_average, machine, package_versions, tensorflow_devices
+
+        model = self.detector.model
+        return {
+            "node": self.host,
+            "machine": machine(),
+            "tensorflow": tensorflow_devices(),  # TensorFlow is loaded in this process by now
+            "versions": package_versions(),
+            "model": {"handle": self.handle, "family": model.family},
+            "limits": {"min_score": self.min_score},
+            "load_at_start": load_average(),
+        }
 
     def warm(self, images: list[ImageFile]) -> None:
         """Process these images once with every output going to a scratch folder, and forget them."""
@@ -68,15 +88,24 @@ class LocalRunner:
             emit(self.process(image))
 
     def process(self, image: ImageFile) -> Record:
-        """One image: read (timed as decode, as a node does in path mode), detect, write outputs."""
-        timer = StageTimer()
+        """One image: read (timed as decode, as a node does in path mode) or preprocess (timed as the
+        client stage `encode`, before the per-image clock starts, as in upload mode), detect, write outputs."""
         started_at = time.time()
-        t0 = time.perf_counter()
+        encode = 0.0
         result, error = None, None
+        timer = StageTimer()
+        t0 = time.perf_counter()
         try:
             target = output_target(self.output_dir, image.rel, self.save_image)
-            with timer.stage("decode"):
-                data = image.path.read_bytes()
+            if self.preprocess.active:
+                prepared = prepare(image.path, self.preprocess)
+                encode = prepared.seconds
+                timer = StageTimer()  # the detector's stages start after the edge's own work
+                t0 = time.perf_counter()
+                data = prepared.data
+            else:
+                with timer.stage("decode"):
+                    data = image.path.read_bytes()
             result, _ = self.detector.process(data, target, str(image.path), image.rel, timer=timer)
         except ImageTooLargeError as exc:
             error = f"image_too_large: {exc}"
@@ -97,6 +126,7 @@ class LocalRunner:
             error=error,
             attempts=1,
             tried=[LOCAL],
+            encode=round(encode, 6),
             round_trip=round_s(time.perf_counter() - t0),
             started_at=started_at,
             finished_at=time.time(),

@@ -1,7 +1,9 @@
 """The per-image record: one typed definition, one writer (RecordLog) and one reader (read_records).
 
 The sender (remote and --local), the load test and the report all use this type; a log is one JSON
-object per line, flushed as it is written, so it stays readable after a kill.
+object per line, flushed as it is written, so it stays readable after a kill. The sender also writes
+one run-info line at the start of each run (RunInfo: the machines that ran the model and the sender's
+own, the link, the preprocessing), which read_records passes over and read_run_infos reads.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class Record:
     mode: str = ""  # local, path or upload
     per_node: int = 1  # requests in flight per node
     bandwidth_mbps: float | None = None  # the emulated uplink, when --bandwidth was given
+    rtt_ms: float | None = None  # the emulated round trip added to every request, when --rtt was given
+    resize: int | None = None  # --resize: the longer side the edge shrank images to
+    quality: int | None = None  # the JPEG quality the edge re-encoded images at (--quality, or a --resize's default)
     # The image and how it went.
     file: str  # path relative to the crawled folder: the key of the record
     size: int = 0  # bytes on disk
@@ -45,7 +50,8 @@ class Record:
     attempts: int = 0  # requests sent for this image, answered 503 overloaded ones included
     shed: int = 0  # of those, how many a busy node refused with 503 overloaded (back-pressure, not failures)
     tried: list[str] = field(default_factory=list)  # nodes asked, in order
-    bytes_sent: int = 0  # image bytes sent (upload mode)
+    encode: float = 0.0  # seconds of the client stage `encode` (read, decode, resize, JPEG); 0: the file as it is
+    bytes_sent: int = 0  # image bytes sent (upload mode): after preprocessing, what went over the link
     request_bytes: int = 0  # the whole request body
     bytes_received: int = 0  # the answer's body, plus the files --fetch downloaded
     round_trip: float | None = None  # seconds from sending to having the whole answer (local: the whole image)
@@ -58,6 +64,8 @@ class Record:
     labels: list[str] | None = None
     scores: list[float] | None = None
     result_path: str | None = None  # where the node wrote the result JSON
+    detections: list[dict[str, Any]] | None = None  # every detection: {label, score, box [ymin, xmin, ymax, xmax]}
+    image: dict[str, int] | None = None  # {width, height} of the image the node decoded (what was sent)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
@@ -75,14 +83,17 @@ class Record:
         return self.status == 503 and "503 overloaded" in (self.error or "")
 
     @property
+    def per_image(self) -> float | None:
+        """Seconds the edge spent on this image: `encode` + `round_trip` + `download` (--fetch's download of
+        its results); None without a round trip."""
+        if self.round_trip is None:
+            return None
+        return (self.encode or 0.0) + self.round_trip + (self.download or 0.0)
+
+    @property
     def server_total(self) -> float | None:
         """The node's total time for this image (None when it has no timings)."""
         return self.timings.get("total") if self.timings else None
-
-    @property
-    def client_time(self) -> float | None:
-        """What the image cost the client: the round trip plus the download of its results (--fetch)."""
-        return None if self.round_trip is None else self.round_trip + (self.download or 0.0)
 
     @property
     def transfer_side(self) -> float | None:
@@ -97,8 +108,43 @@ class Record:
         self.labels = result.get("detection_class_entities")
         self.scores = result.get("detection_scores")
         self.result_path = result.get("result_path")
+        self.detections = result.get("detections")
+        self.image = result.get("image")
         total = self.server_total
         self.transfer = round_s(self.round_trip - total) if total is not None and self.round_trip is not None else None
+
+
+RUN_INFO = "run_info"  # the key that marks a run-info line (its value is the run id)
+
+
+@dataclass(kw_only=True)
+class RunInfo:
+    """The experimental setup of one sender run: one line at the start of the run, before its records.
+
+    `nodes` maps each node address (a record's `node`) to its GET /api/info answer as the run started
+    (or {"error": ...}); `sender` is the machine the sender ran on (measure.sysinfo.machine()), which for
+    a --local run is also the machine that ran the model, with `tensorflow` (its devices) and `model`.
+    """
+
+    run_info: str  # the run id: the `run` of the run's records
+    label: str = ""
+    mode: str = ""
+    link: dict[str, Any] = field(default_factory=dict)  # bandwidth_mbps, rtt_ms
+    preprocess: dict[str, Any] = field(default_factory=dict)  # resize, quality
+    sender: dict[str, Any] = field(default_factory=dict)
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """A run info from one parsed log line; unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def machine_of(self, node: str | None) -> dict[str, Any]:
+        """What ran the model for records of `node`: the node's /api/info, or for local the sender's machine."""
+        if node == LOCAL or (node is None and self.mode == LOCAL):
+            return self.sender
+        return self.nodes.get(node or "", {})
 
 
 def repair_tail(path: Path) -> int:
@@ -128,6 +174,8 @@ def read_records(path: Path, warn: bool = True) -> list[Record]:
                 data = json.loads(line)
             except ValueError:
                 data = None
+            if isinstance(data, dict) and isinstance(data.get(RUN_INFO), str):
+                continue  # a run-info line: read_run_infos reads those
             if not isinstance(data, dict) or not isinstance(data.get("file"), str):
                 if warn:
                     print(f"{path}:{number}: skipped a line that is not a complete record", file=sys.stderr)
@@ -138,6 +186,24 @@ def read_records(path: Path, warn: bool = True) -> list[Record]:
                 if warn:
                     print(f"{path}:{number}: skipped a line that is not a complete record", file=sys.stderr)
     return records
+
+
+def read_run_infos(path: Path) -> dict[str, RunInfo]:
+    """The run-info lines of a log, by run id (older logs have none); torn or foreign lines are skipped."""
+    infos: dict[str, RunInfo] = {}
+    with open(path, "rb") as fh:
+        for line in fh:
+            try:
+                data = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(data, dict) and isinstance(data.get(RUN_INFO), str):
+                try:
+                    info = RunInfo.from_dict(data)
+                except TypeError:
+                    continue
+                infos[info.run_info] = info
+    return infos
 
 
 def ok_files(path: Path) -> set[str]:
@@ -175,6 +241,13 @@ class RecordLog:
                 return
             self._fh.write(line)
             self._fh.flush()  # a killed run keeps every record written so far
+
+    def write_info(self, info: RunInfo) -> None:
+        """Append the run-info line of a run (before its records)."""
+        line = json.dumps(asdict(info), ensure_ascii=False, separators=(",", ":")) + "\n"
+        with self._lock:
+            self._fh.write(line)
+            self._fh.flush()
 
     def close(self) -> None:
         """Flush and close the file."""

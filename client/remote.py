@@ -5,16 +5,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from client.fetch import Fetched, fetch_results
 from client.files import ImageFile, node_input
 from client.http import Attempt, DetectRequest, attempt_record, path_request, upload_request
 from client.link import MB, Link
 from client.nodes import Node
+from client.preprocess import Preprocess, prepare
 from client.queue import Job, WorkQueue
 from client.records import Record
+from detector.imaging import ImageDecodeError
 
 
 @dataclass
@@ -37,16 +41,24 @@ class RemoteSettings:
     bandwidth_mbps: float | None = None
     max_pause: float = 30.0  # longest pause a node's Retry-After can ask for
     fetch_dir: Path | None = None  # --fetch: download each ok image's result files into this folder
+    rtt_ms: float | None = None  # added to every request (client/link.py)
+    preprocess: Preprocess = field(default_factory=Preprocess)  # upload mode: the edge's work on each image
 
 
-def build_request(image: ImageFile, settings: RemoteSettings) -> DetectRequest:
-    """The /api/detect request for one image in the configured mode."""
+def build_request(image: ImageFile, settings: RemoteSettings) -> tuple[DetectRequest, float]:
+    """The /api/detect request for one image in the configured mode, and the seconds its `encode` took.
+
+    Raises OSError (unreadable file) or ImageDecodeError (preprocessing a file that is not an image).
+    """
     if settings.mode == "upload":
-        return upload_request(image.path.read_bytes(), image.rel, settings.save_image)
-    return path_request(node_input(image, settings.remote_root), settings.save_image)
+        prepared = prepare(image.path, settings.preprocess)
+        return upload_request(prepared.data, image.rel, settings.save_image), prepared.seconds
+    return path_request(node_input(image, settings.remote_root), settings.save_image), 0.0
 
 
-def remote_record(job: Job, node: Node | None, attempt: Attempt | None, error: str | None = None) -> Record:
+def remote_record(
+    job: Job, node: Node | None, attempt: Attempt | None, error: str | None = None, encode: float = 0.0
+) -> Record:
     """The record of a job's final attempt (ok or failed)."""
     record = attempt_record(
         attempt,
@@ -58,6 +70,7 @@ def remote_record(job: Job, node: Node | None, attempt: Attempt | None, error: s
         error=error,
     )
     record.shed = job.shed
+    record.encode = round(encode, 6)
     return record
 
 
@@ -83,11 +96,19 @@ class Dispatcher:
         self.queue = WorkQueue([])  # replaced by run()
         # One shared link: N nodes do not get N times the uplink.
         rate = settings.bandwidth_mbps if settings.mode == "upload" else None
-        self.link = Link(rate * MB) if rate else None
+        rtt = (settings.rtt_ms or 0.0) / 1000
+        self.link = Link(rate * MB if rate else None, rtt) if rate or rtt else None
 
     def live_nodes(self) -> set[str]:
         """Addresses of the nodes in service right now."""
         return {n.address for n in self.nodes if n.available}
+
+    def node_infos(self, timeout: float = 10.0) -> dict[str, dict[str, Any]]:
+        """Every node's GET /api/info answer (asked in parallel), by address; {"error": ...} for a node that
+        did not answer."""
+        with ThreadPoolExecutor(max_workers=max(1, len(self.nodes))) as pool:
+            answers = list(pool.map(lambda n: n.client.info(timeout), self.nodes))
+        return {n.address: a for n, a in zip(self.nodes, answers, strict=True)}
 
     def warm(self, images: list[ImageFile]) -> None:
         """Send these images once to every node (in parallel across nodes), ignoring the answers."""
@@ -95,8 +116,8 @@ class Dispatcher:
         def warm_node(node: Node) -> None:
             for image in images:
                 try:
-                    request = build_request(image, self.settings)
-                except OSError:
+                    request, _ = build_request(image, self.settings)
+                except (OSError, ImageDecodeError):
                     continue
                 node.client.send(request)
 
@@ -169,9 +190,12 @@ class Dispatcher:
         job.attempts += 1
         job.tried.append(node.address)
         try:
-            request = build_request(job.image, self.settings)
+            request, encode = build_request(job.image, self.settings)
         except OSError as exc:  # the client cannot read its own file: no node can help
             self._final(job, node, None, f"cannot read {job.image.rel}: {exc.strerror or exc}")
+            return
+        except ImageDecodeError as exc:  # --resize/--quality on a file that is no image
+            self._final(job, node, None, f"cannot preprocess {job.image.rel}: {exc}")
             return
         attempt = node.client.send(request, link=self.link)
         if attempt.overloaded:
@@ -187,19 +211,19 @@ class Dispatcher:
             fetched = None
             if attempt.ok and self.settings.fetch_dir is not None:
                 fetched = fetch_results(node.client, attempt.body, job.image.rel, self.settings.fetch_dir)
-            self._final(job, node, attempt, fetched=fetched)
+            self._final(job, node, attempt, encode=encode, fetched=fetched)
             return
         node.failed(attempt.error or f"HTTP {attempt.status}")
         job.avoid.add(node.address)
         if job.attempts > self.settings.retries:
-            self._final(job, node, attempt, f"gave up after {job.attempts} attempts; last: {attempt.error}")
+            self._final(job, node, attempt, f"gave up after {job.attempts} attempts; last: {attempt.error}", encode)
             return
         # Another node that has not failed this image can take it at once; the backoff is for
         # going back to nodes that already failed it (all of them down, or a flaky network).
         fresh = self.live_nodes() - job.avoid
         delay = 0.0 if fresh else min(self.settings.backoff * 2 ** (job.attempts - 1), self.settings.backoff_max)
         if not self.queue.retry(job, delay):
-            self._final(job, node, attempt)
+            self._final(job, node, attempt, encode=encode)
 
     def _final(
         self,
@@ -207,9 +231,10 @@ class Dispatcher:
         node: Node | None,
         attempt: Attempt | None,
         error: str | None = None,
+        encode: float = 0.0,
         fetched: Fetched | None = None,
     ) -> None:
-        record = remote_record(job, node, attempt, error)
+        record = remote_record(job, node, attempt, error, encode)
         if fetched is not None:
             fetched.apply(record)
         self.emit(record)

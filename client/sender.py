@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
-from client.cli import default_label
+from client.cli import default_label, preprocess_of
 from client.discovery import DiscoveryError, wait_for_nodes
 from client.files import ImageFile, crawl
-from client.records import LOCAL, Record, RecordLog, ok_files, repair_tail
+from client.records import LOCAL, Record, RecordLog, RunInfo, ok_files, repair_tail
 from client.summary import format_table, summarize
+from measure.sysinfo import load_average, machine, package_versions
 
 Runner = Callable[[list[ImageFile], Callable[[Record], None]], None]
 MAX_FAILURES_SHOWN = 20
@@ -27,13 +30,27 @@ def say(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def prepare(args: argparse.Namespace, images: list[ImageFile]) -> Runner:
-    """Load the local model or set up the nodes, warm them up, and return the function that runs."""
+def sender_machine() -> dict[str, Any]:
+    """The machine the sender runs on (and, for --local, the one that runs the model)."""
+    return {
+        "node": socket.gethostname(),
+        "machine": machine(),
+        "versions": package_versions(),
+        "load_at_start": load_average(),  # other work on the machine: a shared machine's timings are noisy
+    }
+
+
+def prepare(args: argparse.Namespace, images: list[ImageFile], info: RunInfo) -> Runner:
+    """Load the local model or set up the nodes, warm them up, fill in the run's setup (`info`: the
+    machines that run the model), and return the function that runs."""
     warm = images[: args.warmup]
     if args.local:
         from client.local import LocalRunner
 
-        runner = LocalRunner(args.model, args.output_dir, args.output, notify=say, verbose=args.verbose)
+        runner = LocalRunner(
+            args.model, args.output_dir, args.output, notify=say, verbose=args.verbose, preprocess=preprocess_of(args)
+        )
+        info.sender = runner.info()
         if warm:
             say(f"warm-up: {len(warm)} images, not recorded")
             runner.warm(warm)
@@ -52,8 +69,11 @@ def prepare(args: argparse.Namespace, images: list[ImageFile]) -> Runner:
         give_up=args.give_up,
         bandwidth_mbps=args.bandwidth,
         fetch_dir=args.output_dir if args.fetch else None,
+        rtt_ms=args.rtt,
+        preprocess=preprocess_of(args),
     )
     dispatcher = Dispatcher(settings, notify=say)
+    info.nodes = dispatcher.node_infos(timeout=min(10.0, args.timeout))
     if warm:
         say(f"warm-up: {len(warm)} images on each node, not recorded")
         dispatcher.warm(warm)
@@ -100,13 +120,25 @@ def run(args: argparse.Namespace) -> int:
             _report(log_path, args.report)
         return 0
 
+    pre = preprocess_of(args)
     run_fields = {
         "run": f"{now:%Y%m%dT%H%M%SZ}-{os.getpid()}",
         "label": args.label or default_label(args),
         "mode": "local" if args.local else args.mode,
         "per_node": 1 if args.local else args.per_node,
         "bandwidth_mbps": args.bandwidth,
+        "rtt_ms": args.rtt,
+        "resize": pre.resize,
+        "quality": pre.jpeg_quality if pre.active else None,
     }
+    info = RunInfo(
+        run_info=run_fields["run"],
+        label=run_fields["label"],
+        mode=run_fields["mode"],
+        link={"bandwidth_mbps": args.bandwidth, "rtt_ms": args.rtt},
+        preprocess={"resize": pre.resize, "quality": run_fields["quality"]},
+        sender=sender_machine(),
+    )
     log = RecordLog(log_path)
     records: list[Record] = []
     counts = {"ok": 0, "failed": 0}
@@ -126,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
 
     status = 0
     try:
-        runner = prepare(args, images)  # model load or node sessions, and the warm-up: not on the bar
+        runner = prepare(args, images, info)  # model load or node sessions, and the warm-up: not on the bar
+        log.write_info(info)
         bar = tqdm(total=len(images), unit="img", disable=args.no_progress, dynamic_ncols=True)
         runner(images, emit)
     except KeyboardInterrupt:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from client.records import Record, final_records, read_records
+from client.records import Record, RunInfo, final_records, read_records, read_run_infos
 from client.summary import GroupStats, summarize
 
 
@@ -23,6 +23,30 @@ class Series:
     nodes: list[str]  # node addresses in order of first use
     bandwidth_mbps: float | None
     stats: list[GroupStats] = field(default_factory=list)
+    rtt_ms: float | None = None  # the emulated round trip (--rtt)
+    resize: int | None = None  # the edge's preprocessing (--resize, --quality)
+    quality: int | None = None
+    per_node: int = 1
+    infos: dict[str, RunInfo] = field(default_factory=dict)  # the run-info lines, by run id
+
+    @property
+    def emulated(self) -> bool:
+        """True when the run went over an emulated link (--bandwidth or --rtt)."""
+        return not self.is_local and bool(self.bandwidth_mbps or self.rtt_ms)
+
+    @property
+    def preprocessed(self) -> bool:
+        """True when the edge resized or re-encoded the images (--resize, --quality)."""
+        return self.resize is not None or self.quality is not None
+
+    @property
+    def concurrency(self) -> int:
+        """Requests in flight: nodes x per-node (1 for a local run)."""
+        return 1 if self.is_local else max(1, len(self.nodes)) * max(1, self.per_node)
+
+    def info_for(self, record: Record) -> RunInfo | None:
+        """The run-info line of the run a record belongs to (None for logs written before they existed)."""
+        return self.infos.get(record.run)
 
     @property
     def is_local(self) -> bool:
@@ -68,6 +92,11 @@ def load_series(paths: list[Path]) -> list[Series]:
                 nodes=nodes,
                 bandwidth_mbps=_most_common([r.bandwidth_mbps for r in records]),
                 stats=summarize(records, node_order=nodes),
+                rtt_ms=_most_common([r.rtt_ms for r in records]),
+                resize=_most_common([r.resize for r in records]),
+                quality=_most_common([r.quality for r in records]),
+                per_node=_most_common([r.per_node for r in records], 1) or 1,
+                infos=read_run_infos(path),
             )
         )
     names = Counter(s.name for s in series)

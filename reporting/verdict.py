@@ -88,17 +88,19 @@ def compare(local: Series, remote: Series) -> Comparison:
     # The upload at the throttled rate is the S / B term of the model, so it is not part of L.
     # Without a throttle the (fast, local) upload stays inside L: a slightly pessimistic L.
     # The throttle paces the whole request body (image + multipart framing), so that is what it cost.
-    # Downloading the results (--fetch) is transfer too: it counts in the remote time and in L.
-    latency = [(r.transfer_side or 0.0) - (r.request_bytes / rate if rate else 0.0) for r in rem]
+    # The edge's encode time, an emulated round trip (--rtt) and downloading the results (--fetch) are all
+    # neither server work nor the upload at the throttled rate: they stay in L.
+    latency = [(r.encode or 0.0) + (r.transfer_side or 0.0) - (r.request_bytes / rate if rate else 0.0) for r in rem]
     return Comparison(
         local=local.name,
         remote=remote.name,
         images=len(common),
-        local_time=_mean([r.round_trip or 0.0 for r in loc]),
-        remote_time=_mean([r.client_time or 0.0 for r in rem]),
+        local_time=_mean([r.per_image or 0.0 for r in loc]),
+        remote_time=_mean([r.per_image or 0.0 for r in rem]),
         server_time=_mean([r.server_total or 0.0 for r in rem]),
-        latency=_mean(latency),
-        size=_mean([float(r.size) for r in rem]),
+        latency=_mean(latency) + _mean([r.encode for r in rem]),  # the edge's encode adds to the fixed cost too
+        # What an upload sends: the (preprocessed) bytes sent, or for path mode the file on disk.
+        size=_mean([float(r.bytes_sent if remote.mode == "upload" else r.size) for r in rem]),
         local_rate=local.overall.rate,
         remote_rate=remote.overall.rate,
         bandwidth_mbps=remote.bandwidth_mbps if remote.mode == "upload" else None,

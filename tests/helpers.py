@@ -59,14 +59,17 @@ def start_sender(args: list[str], cwd: Path, stderr_path: Path) -> subprocess.Po
         )
 
 
-def read_log(path: Path) -> list[dict[str, Any]]:
-    """Every complete record of a log (a torn last line is left out)."""
+def read_log(path: Path, run_info: bool = False) -> list[dict[str, Any]]:
+    """Every complete record of a log (a torn last line is left out); with `run_info`, the sender's
+    run-info lines too, in their place."""
     records = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            records.append(json.loads(line))
+            data = json.loads(line)
         except ValueError:
-            pass
+            continue
+        if run_info or not (isinstance(data, dict) and "run_info" in data):
+            records.append(data)
     return records
 
 
@@ -81,3 +84,17 @@ def wait_for_records(
             return records
         time.sleep(0.02)
     raise AssertionError(f"log {path} never reached the expected state")
+
+
+def write_report_html(dest: Path) -> Path:
+    """A real self-contained report.html (reporting.render's HTML: inline style, a PNG as a data: URI) at `dest`."""
+    from reporting.render import Doc, to_html
+
+    doc = Doc()
+    doc.h(1, "Offloading report")
+    doc.p("A **small** report with one plot, made by `reporting.render.to_html`.")
+    doc.table(["run", "images", "ms/img"], [["local", "5", "95.8"], ["upload 1 node", "5", "113.8"]])
+    doc.img(REPO / "docs" / "example-report" / "stages.png", "time per stage")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(to_html(doc, "Offloading report"), encoding="utf-8")
+    return dest

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from PIL import Image
 
 from harness.nodes import REPO, Node, start_node
 from tests.conftest import ARTIFACTS, ARTIFACTS_USED
+from tests.helpers import write_report_html
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -368,7 +368,7 @@ def test_results_are_paged_and_a_report_opens(browser, tiny_node, session_images
             assert tiny_node.post("/api/detect", files={"image": (name, fh)}, data={"output": "1"}).status_code == 200
     report = tiny_node.output_dir / "report" / "report.html"
     report.parent.mkdir(exist_ok=True)
-    shutil.copy(REPO / "docs" / "example-report" / "report.html", report)
+    write_report_html(report)
     listing = tiny_node.get("/api/results?limit=100").json()
     paths = [item["path"] for item in listing["items"]]
     open_page(browser, tiny_node, "/results?limit=2")

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from harness.nodes import REPO, start_node
+from tests.helpers import read_log
 from tests.test_docs import code_blocks, commands
 
 IMAGES = REPO / "images"
@@ -112,7 +113,7 @@ def test_the_readmes_sender_line_works_as_written(readme_node, tmp_path):
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[0].split()[:4] == ["node", "images", "ok", "failed"]
     (log,) = (tmp_path / "output").glob("sender-*.jsonl")
-    records = [json.loads(line) for line in log.read_text().splitlines()]
+    records = read_log(log)  # the records, not the run-info line
     assert sorted(r["file"] for r in records) == [p.name for p in samples()] and all(r["ok"] for r in records)
     assert all((readme_node.output_dir / p.name).is_file() for p in samples())
 

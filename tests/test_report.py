@@ -19,7 +19,7 @@ from scripts.report import main as report_main
 from scripts.sender import main as sender_main
 from tests.helpers import REPORT, make_images, noise_jpeg, read_log, run_script
 
-PLOTS = ["stages.png", "throughput.png", "local_vs_remote.png"]
+PLOTS = ["stages.png", "throughput.png", "local_vs_remote.png", "accuracy.png", "breakeven.png"]
 
 
 @pytest.fixture(scope="module")
@@ -262,6 +262,92 @@ def test_report_reads_a_log_with_a_torn_last_line(real_logs, tmp_path):
     out = tmp_path / "report"
     proc = run_script(REPORT, [str(real_logs["local"]), str(torn), "--out", str(out)], cwd=tmp_path)
     assert proc.returncode == 0
-    assert "torn.jsonl:14: skipped a line" in proc.stderr
+    assert "torn.jsonl:15: skipped a line" in proc.stderr  # line 1 is the run-info line
     (row,) = table_after((out / "report.md").read_text(), "remote run")
     assert row["images"] == "13"
+
+
+SUMMARY_KEYS = {"label", "images", "ok", "failed", "per_image_ms", "images_per_s", "bytes_sent_mean"}
+
+
+def test_summary_json_has_every_run_scored_against_the_chosen_reference(real_logs, tmp_path):
+    logs = [str(real_logs[name]) for name in ("local", "remote", "slow")]
+    out = tmp_path / "report"
+    assert report_main([*logs, "--out", str(out), "--truth-min-score", "0"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    runs = {r["label"]: r for r in summary["runs"]}
+    assert list(runs) == ["local", "upload 1 node", "upload 1 node @2MB/s"]
+    assert summary["reference"] == "local" and summary["truth_min_score"] == 0
+    local = read_log(real_logs["local"])
+    for run in runs.values():
+        assert SUMMARY_KEYS | {"accuracy", "whatif_error"} <= set(run)
+        assert run["images"] == run["ok"] == 13 and run["failed"] == 0
+        assert run["accuracy"]["map50"] == run["accuracy"]["map"] == 1.0  # the tiny model: same pixels, same boxes
+    assert runs["local"]["per_image_ms"]["mean"] == pytest.approx(
+        np.mean([r["round_trip"] for r in local]) * 1000, abs=1e-3
+    )
+    assert runs["local"]["whatif_error"] is None and runs["upload 1 node"]["whatif_error"] is None
+    assert isinstance(runs["upload 1 node @2MB/s"]["whatif_error"], float)  # the emulated run is checked
+    assert runs["upload 1 node @2MB/s"]["whatif"]["calibrated_from"] == "1 other run of its setting"
+    remote = read_log(real_logs["remote"])
+    assert runs["upload 1 node"]["bytes_sent_mean"] == pytest.approx(
+        np.mean([r["bytes_sent"] for r in remote]), abs=0.1
+    )
+
+    # Another reference by label; a label that no run has is an error, not a silent default.
+    assert report_main([*logs, "--out", str(out), "--reference", "upload 1 node", "--truth-min-score", "0"]) == 0
+    assert json.loads((out / "summary.json").read_text())["reference"] == "upload 1 node"
+    proc = run_script(REPORT, [*logs, "--out", str(tmp_path / "x"), "--reference", "nope"], cwd=tmp_path)
+    assert proc.returncode == 1 and "--reference 'nope': no run has that label" in proc.stderr
+
+
+def test_ground_truth_file_scores_every_run_and_unscored_runs_are_null(real_logs, tmp_path):
+    local = [r for r in read_log(real_logs["local"]) if r["detections"]]
+    assert local, "the tiny model finds something in these images"
+    first = local[0]
+    w, h = first["image"]["width"], first["image"]["height"]
+    d = first["detections"][0]
+    ymin, xmin, ymax, xmax = d["box"]
+    coco = {
+        "images": [{"id": 1, "file_name": Path(first["file"]).name, "width": w, "height": h}],
+        "categories": [{"id": 5, "name": d["label"].lower()}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 5,
+                "bbox": [xmin * w, ymin * h, (xmax - xmin) * w, (ymax - ymin) * h],
+                "area": 1.0,
+                "iscrowd": 0,
+            }
+        ],
+    }
+    gt = tmp_path / "instances.json"
+    gt.write_text(json.dumps(coco))
+    out = tmp_path / "report"
+    assert (
+        report_main([str(real_logs["local"]), str(real_logs["remote"]), "--out", str(out), "--ground-truth", str(gt)])
+        == 0
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["reference"] == "instances.json"
+    for run in summary["runs"]:
+        assert run["accuracy"]["images"] == 1 and run["accuracy"]["recall"] == 1.0
+    # Without a full-size local run and without --reference, nothing is scored: accuracy is null.
+    assert report_main([str(real_logs["remote"]), "--out", str(out)]) == 0
+    (run,) = json.loads((out / "summary.json").read_text())["runs"]
+    assert run["accuracy"] is None and run["whatif_error"] is None
+    assert "No run is scored" in (out / "report.md").read_text()
+
+
+def test_device_slowdown_adds_the_what_if_map(real_logs, tmp_path):
+    logs = [str(real_logs[name]) for name in ("local", "remote", "slow")]
+    out = tmp_path / "report"
+    assert report_main([*logs, "--out", str(out), "--device-slowdown", "4"]) == 0
+    md = (out / "report.md").read_text()
+    assert "](breakeven-slowdown.png)" in md and "### What-if: a device 4x slower" in md
+    with Image.open(out / "breakeven-slowdown.png") as im:
+        assert im.format == "PNG"
+    assert json.loads((out / "summary.json").read_text())["device_slowdown"] == 4
+    proc = run_script(REPORT, [*logs, "--out", str(out), "--device-slowdown", "0"], cwd=tmp_path)
+    assert proc.returncode == 2 and "--device-slowdown must be > 0" in proc.stderr

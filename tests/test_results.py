@@ -16,6 +16,7 @@ import pytest
 
 from harness.nodes import REPO, Node, start_node
 from tests.fs_snapshot import snapshot
+from tests.helpers import write_report_html
 
 KEY = "results-key-7"
 AUTH = {"X-API-Key": KEY}
@@ -258,7 +259,7 @@ def test_listing_skips_hidden_links_fifos_and_other_files(rnode):
 def test_reports_are_listed_and_served_with_a_policy_they_work_under(rnode):
     report = rnode.output_dir / "report" / "report.html"
     report.parent.mkdir(exist_ok=True)
-    shutil.copy(REPO / "docs" / "example-report" / "report.html", report)
+    write_report_html(report)
     (rnode.output_dir / "report" / "report.md").write_text("# not listed\n")
     listing = _listing(rnode, kind="report")
     assert [item["path"] for item in listing["items"]] == ["report/report.html"] and listing["total"] == 1

@@ -458,7 +458,9 @@ def test_resume_after_the_sender_is_killed(cluster, images_root, tmp_path):
     proc = run_script(SENDER, [str(folder), "--nodes", *nodes, "--log", str(log), "--resume"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     lines = log.read_text(encoding="utf-8").splitlines()
-    records = [json.loads(line) for line in lines]  # the torn line is gone: every line parses
+    parsed = [json.loads(line) for line in lines]  # the torn line is gone: every line parses
+    assert sum("run_info" in line for line in parsed) == 2  # one run-info line per run
+    records = [r for r in parsed if "run_info" not in r]
     ok = by_file([r for r in records if r["ok"]])
     assert sorted(ok) == names
     done_first = {r["file"] for r in first if r["ok"]}
