@@ -22,6 +22,7 @@ examples:
   %(prog)s ./images --remote-root /app/images --nodes node1:5000 node2:5000 --per-node 2
   %(prog)s ./images --mode upload --bandwidth 1.1 --nodes http://node1:5000
   %(prog)s ./images --local --model /models/openimages-style --log output/local.jsonl
+  %(prog)s ./images --mode upload --model-name big --nodes node1:5000 --log output/big.jsonl
   %(prog)s ./images --nodes node1:5000 --log output/run.jsonl --resume
   %(prog)s /app/images --discover objdet-node-headless:5000 --min-nodes 3 --wait 600 --report output/report
 """
@@ -88,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-node", type=positive_int, default=1, metavar="K", help="requests in flight per node (1)")
     p.add_argument("--local", action="store_true", help="run the detector in this process instead of on nodes")
     p.add_argument("--model", metavar="HANDLE", help="--local: model handle (default: MODEL_HANDLE, as a node)")
+    p.add_argument(
+        "--model-name",
+        metavar="NAME",
+        help="nodes: the model to use, by its name on the nodes (GET /api/models; default: each node's default); "
+        "--local: the name this run's model goes by in records and reports (default: default)",
+    )
     p.add_argument("--limit", type=positive_int, metavar="N", help="send only the first N images")
     p.add_argument(
         "--output-dir",
@@ -153,7 +160,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.local and (args.mode != "path" or args.bandwidth or args.remote_root):
         parser.error("--mode, --remote-root and --bandwidth are for nodes, not --local")
     if args.model and not args.local:
-        parser.error("--model is for --local; a node's model is set by its own MODEL_HANDLE")
+        parser.error(
+            "--model is for --local; a node's models are set by its own MODELS or MODEL_HANDLE (pick one "
+            "with --model-name)"
+        )
     if args.bandwidth and args.mode != "upload":
         parser.error("--bandwidth throttles uploads: use it with --mode upload")
     if args.remote_root and args.mode != "path":
@@ -184,8 +194,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def default_label(args: argparse.Namespace) -> str:
     """Run name for reports when --label is not given."""
     if args.local:
-        return "local"
+        return f"local [{args.model_name}]" if args.model_name else "local"
     label = f"{args.mode} {len(args.nodes)} node{'s' if len(args.nodes) > 1 else ''}"
+    if args.model_name:
+        label += f" [{args.model_name}]"
     if args.per_node > 1:
         label += f" x{args.per_node}"
     if args.bandwidth:

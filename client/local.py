@@ -13,6 +13,7 @@ from pathlib import Path
 from client.files import ImageFile
 from client.records import LOCAL, Record, round_s
 from detector import (
+    DEFAULT_MODEL_NAME,
     DetectionSettings,
     Detector,
     ImageDecodeError,
@@ -33,6 +34,7 @@ class LocalRunner:
         output_dir: Path,
         save_image: bool,
         notify: Callable[[str], None] = lambda message: None,
+        model_name: str | None = None,
     ):
         # TensorFlow's C++ start-up chatter would bury the progress bar (gunicorn.conf.py does the same).
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -47,7 +49,9 @@ class LocalRunner:
         model = load_ready_model(self.handle, settings.tf_intra_op_threads, settings.tf_inter_op_threads)
         notify(f"model ready (load {model.load_seconds:.2f} s, warm-up {model.warmup_seconds:.2f} s)")
         self.host = socket.gethostname()
-        self.detector = Detector(model, settings.detector_options(), node=self.host)
+        self.detector = Detector(
+            model, settings.detector_options(), node=self.host, model_name=model_name or DEFAULT_MODEL_NAME
+        )
 
     def warm(self, images: list[ImageFile]) -> None:
         """Process these images once with every output going to a scratch folder, and forget them."""

@@ -23,6 +23,7 @@ class RemoteSettings:
     mode: str = "path"  # "path" or "upload"
     remote_root: str | None = None
     save_image: bool = False
+    model: str | None = None  # the nodes' model to use, by name (--model-name); None: each node's default
     per_node: int = 1
     connect_timeout: float = 5.0
     timeout: float = 120.0  # read timeout: a node on a big model may take long for one image
@@ -39,8 +40,8 @@ class RemoteSettings:
 def build_request(image: ImageFile, settings: RemoteSettings) -> DetectRequest:
     """The /api/detect request for one image in the configured mode."""
     if settings.mode == "upload":
-        return upload_request(image.path.read_bytes(), image.rel, settings.save_image)
-    return path_request(node_input(image, settings.remote_root), settings.save_image)
+        return upload_request(image.path.read_bytes(), image.rel, settings.save_image, settings.model)
+    return path_request(node_input(image, settings.remote_root), settings.save_image, settings.model)
 
 
 def remote_record(job: Job, node: Node | None, attempt: Attempt | None, error: str | None = None) -> Record:

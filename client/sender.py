@@ -33,7 +33,7 @@ def prepare(args: argparse.Namespace, images: list[ImageFile]) -> Runner:
     if args.local:
         from client.local import LocalRunner
 
-        runner = LocalRunner(args.model, args.output_dir, args.output, notify=say)
+        runner = LocalRunner(args.model, args.output_dir, args.output, notify=say, model_name=args.model_name)
         if warm:
             say(f"warm-up: {len(warm)} images, not recorded")
             runner.warm(warm)
@@ -47,6 +47,7 @@ def prepare(args: argparse.Namespace, images: list[ImageFile]) -> Runner:
         remote_root=args.remote_root,
         save_image=args.output,
         per_node=args.per_node,
+        model=args.model_name,
         timeout=args.timeout,
         retries=args.retries,
         give_up=args.give_up,
