@@ -22,17 +22,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment (or `test_config`) and start loading this process's model.
 
     `test_config` may hold any Flask config key, plus DETECTOR (a ready Detector: nothing is
-    loaded) and EXIT_ON_LOAD_FAILURE (default True: a worker whose model fails stops gunicorn).
+    loaded), DETECTORS (ready Detectors by model name, each with that `model_name`) and
+    EXIT_ON_LOAD_FAILURE (default True: a worker whose model fails stops gunicorn).
     """
     from flask import Flask
 
     from app.api import bp, metrics_bp
     from app.auth import register_auth
-    from app.config import Settings
+    from app.config import ModelSpec, Settings
     from app.errors import register_error_handlers
     from app.listing import bp as listing_bp
     from app.metrics import Metrics
-    from app.model_service import ModelService, exit_worker
+    from app.model_service import ModelService, ModelState, exit_worker
     from app.observability import register_observability
     from app.results import bp as results_bp
     from app.web import bp as web_bp
@@ -57,9 +58,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         log.warning("IMAGES_DIR %s does not exist: path requests will answer 404", app.config["IMAGES_DIR"])
 
     options = settings.detector_options()
-    service = ModelService(
-        options, app.config["MODEL_HANDLE"], detector=app.config.get("DETECTOR"), tfhub_hosts=settings.tfhub_host_list
-    )
+    specs = settings.model_specs()
+    detectors = app.config.get("DETECTORS")
+    if detectors:
+        specs = [ModelSpec(name, d.model.handle) for name, d in detectors.items()]
+    elif app.config.get("DETECTOR") is not None:
+        detectors = {specs[0].name: app.config["DETECTOR"]}
+    service = ModelService(options, specs, detectors=detectors, tfhub_hosts=settings.tfhub_host_list)
     app.extensions["model_service"] = service
     metrics = Metrics()
     app.extensions["metrics"] = metrics
@@ -67,10 +72,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         settings.inference_concurrency, settings.max_queue, settings.max_queue_wait, on_change=metrics.observe_queue
     )
 
-    def _model_ready(ready: ModelService) -> None:
-        metrics.model_ready.set(1)
-        metrics.model_load.set(ready.load_seconds or 0.0)
-        metrics.model_warmup.set(ready.warmup_seconds or 0.0)
+    def _model_ready(model: ModelState) -> None:
+        metrics.model_load.labels(model.spec.name).set(model.load_seconds or 0.0)
+        metrics.model_warmup.labels(model.spec.name).set(model.warmup_seconds or 0.0)
+        if all(m.state == "ready" for m in service.models.values()):
+            metrics.model_ready.set(1)
 
     service.start(
         intra_op=app.config["TF_INTRA_OP_THREADS"],

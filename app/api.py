@@ -19,9 +19,9 @@ from app.inputs import (
     upload_relative_name,
 )
 from app.metrics import Metrics
-from app.model_service import ModelNotReadyError, ModelService
+from app.model_service import ModelNotReadyError, ModelService, ModelState, UnknownModelError
 from app.observability import request_id
-from app.openapi import openapi_spec
+from app.openapi import ModelInfoJSON, openapi_spec
 from detector import Detector, ImageDecodeError, ImageTooLargeError, ResultJSON, StageTimer
 from detector.slots import InferenceSlots, Reservation, SlotsFullError
 from measure.sysinfo import machine
@@ -50,25 +50,31 @@ def detect() -> Response:
     """Detect objects in an image given by path (input=...) or uploaded; write and return the result JSON."""
     parsed = parse_detect_request(request)
     service = _service()
+    try:
+        model = service.resolve(parsed.model)
+    except UnknownModelError:
+        raise ApiError(400, f"unknown model {parsed.model!r:.80}; this node has: {', '.join(service.names)}") from None
     if service.state == "loading":
         # A request that arrives while this worker warms up is served late rather than refused.
         service.wait(current_app.config["READY_WAIT_SECONDS"])
     try:
-        detector = service.detector()
+        detector = service.detector(model)
     except ModelNotReadyError:
         return error_response(503, _not_ready_message(service))
     metrics: Metrics = current_app.extensions["metrics"]
     try:
         # A place in the queue before any work: a full node answers at once, before reading or decoding.
         with _slots().reserve() as reservation:
-            record, body = _run(detector, parsed, reservation)
+            # With several models, each keeps its own results: OUTPUT_DIR/<model>/... never collide.
+            record, body = _run(detector, parsed, reservation, model if len(service.names) > 1 else None)
     except SlotsFullError as exc:
         metrics.shed.inc()
         return error_response(503, f"{exc}; retry later or elsewhere", code="overloaded", retry_after=exc.retry_after)
-    metrics.observe_stages(record["timings"])
-    metrics.images.labels("path" if parsed.input_path is not None else "upload").inc()
+    metrics.observe_stages(record["timings"], model)
+    metrics.images.labels("path" if parsed.input_path is not None else "upload", model).inc()
     g.log_fields = {
         "file": record["file"],
+        "model": model,
         "objects": record["objects_found"],
         "timings": record["timings"],
         "image_saved": parsed.save_image,
@@ -76,8 +82,11 @@ def detect() -> Response:
     return Response(body, status=200, mimetype="application/json")
 
 
-def _run(detector: Detector, parsed: DetectRequest, reservation: Reservation) -> tuple[ResultJSON, bytes]:
-    """Read (path mode) and detect one image, writing its outputs; ApiError for what the client sent."""
+def _run(
+    detector: Detector, parsed: DetectRequest, reservation: Reservation, output_folder: str | None
+) -> tuple[ResultJSON, bytes]:
+    """Read (path mode) and detect one image, writing its outputs (under `output_folder` of OUTPUT_DIR when
+    given); ApiError for what the client sent."""
     cfg = current_app.config
     timer = StageTimer()  # path mode: reading the file counts as decode; uploads start after receipt
     if parsed.input_path is not None:
@@ -89,7 +98,8 @@ def _run(detector: Detector, parsed: DetectRequest, reservation: Reservation) ->
         relative = upload_relative_name(parsed.upload_name)
         source = parsed.upload or b""  # parse_detect_request sets one of input_path and upload
         input_name = parsed.upload_name
-    target = output_target(cfg["OUTPUT_DIR"], relative, parsed.save_image)
+    out = f"{output_folder}/{relative}" if output_folder else relative
+    target = output_target(cfg["OUTPUT_DIR"], out, parsed.save_image)
     try:
         return detector.process(
             source, target, input_name, relative, timer=timer, request_id=request_id(), reservation=reservation
@@ -120,7 +130,7 @@ def ready() -> Response:
             code="overloaded",
             retry_after=max(1.0, queue.service_seconds),
         )
-    return jsonify(status="ready", model=service.handle, node=socket.gethostname())
+    return jsonify(status="ready", model=service.handle, models=service.names, node=socket.gethostname())
 
 
 def _version(package: str) -> str | None:
@@ -130,30 +140,40 @@ def _version(package: str) -> str | None:
         return None
 
 
+def _model_info(model: ModelState, default: str) -> ModelInfoJSON:
+    """One model as /api/models and /api/info describe it (family, signature, labels once it loaded)."""
+    loaded = model.detector.model if model.detector is not None else None
+    return {
+        "name": model.spec.name,
+        "handle": model.spec.handle,
+        "default": model.spec.name == default,
+        "state": model.state,
+        "family": getattr(loaded, "family", None),
+        "signature": getattr(loaded, "signature_name", None),
+        "label_count": getattr(loaded, "label_count", None),
+        "load_seconds": model.load_seconds,
+        "warmup_seconds": model.warmup_seconds,
+        "error": model.error,
+    }
+
+
+@bp.get("/models")
+def models() -> Response:
+    """Every model of this node, the default first: name, handle, family, labels, load and warm-up seconds."""
+    service = _service()
+    return jsonify(models=[_model_info(m, service.default) for m in service.models.values()])
+
+
 @bp.get("/info")
 def info() -> Response:
-    """Model, versions, limits, hardware and TensorFlow devices of this node."""
+    """Models, versions, limits, hardware and TensorFlow devices of this node (`model` is the default model)."""
     service = _service()
     cfg = current_app.config
-    model = {
-        "handle": service.handle,
-        "state": service.state,
-        "family": None,
-        "signature": None,
-        "label_count": None,
-        "load_seconds": service.load_seconds,
-        "warmup_seconds": service.warmup_seconds,
-    }
-    if service.ready:
-        loaded = service.detector().model
-        model.update(
-            family=loaded.family,
-            signature=getattr(loaded, "signature_name", None),
-            label_count=getattr(loaded, "label_count", None),
-        )
+    described = [_model_info(m, service.default) for m in service.models.values()]
     return jsonify(
         node=socket.gethostname(),
-        model=model,
+        model=described[0],
+        models=described,
         versions={
             "python": platform.python_version(),
             **{

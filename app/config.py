@@ -6,17 +6,49 @@ sender's local runner shares; this class adds the service's own (folders, HTTP, 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from detector.pipeline import DEFAULT_MODEL_NAME
 from detector.settings import ConfigError, DetectionSettings
 
-__all__ = ["ConfigError", "Settings"]
+__all__ = ["ConfigError", "ModelSpec", "Settings"]
+
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model a node serves: the name requests pick it by, and its handle."""
+
+    name: str
+    handle: str
+
+
+def parse_models(text: str) -> list[ModelSpec]:
+    """`name=handle,name2=handle2` as specs, in order; ConfigError naming the entry that is wrong."""
+    specs: list[ModelSpec] = []
+    for entry in (e.strip() for e in text.split(",")):
+        name, sep, handle = entry.partition("=")
+        name, handle = name.strip(), handle.strip()
+        if not sep or not handle:
+            raise ConfigError(f'MODELS entry {entry!r} is not name=handle (MODELS="small=/models/a,big=https://...")')
+        if not _MODEL_NAME.match(name):
+            raise ConfigError(
+                f"MODELS name {name!r} is not valid: 1-64 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
+            )
+        if any(s.name == name for s in specs):
+            raise ConfigError(f"MODELS names {name!r} twice")
+        specs.append(ModelSpec(name, handle))
+    return specs
 
 
 @dataclass(frozen=True)
 class Settings(DetectionSettings):
     """Node settings; each field is read from the environment variable of the same name, upper-cased."""
 
+    models: str = ""  # name=handle,...: several models per node, the first is the default (else MODEL_HANDLE)
     images_dir: str = "/app/images"
     output_dir: str = "/app/output"
     max_upload_mb: float = 20.0
@@ -37,6 +69,17 @@ class Settings(DetectionSettings):
     tfhub_cache_dir: str = ""  # read by tensorflow_hub itself; shown in /api/info
     api_key: str = ""  # when set, every endpoint but /api/health requires it
     prometheus_multiproc_dir: str = ""  # set by gunicorn.conf.py when empty: metrics shared by workers
+
+    def model_specs(self) -> list[ModelSpec]:
+        """The models this node serves: MODELS, or MODEL_HANDLE alone under the name `default`."""
+        if self.models.strip():
+            return parse_models(self.models)
+        return [ModelSpec(DEFAULT_MODEL_NAME, self.model_handle)]
+
+    def validate(self) -> None:
+        """The checks below, and MODELS parsed (ConfigError for duplicates or bad names)."""
+        super().validate()
+        self.model_specs()
 
     def checks(self) -> list[tuple[bool, str]]:
         """The detection checks, then the service's."""

@@ -20,7 +20,7 @@ from detector import output_target as detector_output_target
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
-ALLOWED_PARAMS = {"input", "output", "image"}
+ALLOWED_PARAMS = {"input", "output", "image", "model"}
 MAX_INPUT_LENGTH = 4096
 
 
@@ -32,6 +32,7 @@ class DetectRequest:
     input_path: str | None = None  # path mode: the client's `input`, as given
     upload: bytes | None = None  # upload mode: the image bytes
     upload_name: str = ""
+    model: str | None = None  # the model's name (MODELS); None: the node's default
 
 
 def parse_bool(name: str, value: object) -> bool:
@@ -72,7 +73,9 @@ def _collect_params(request: Request) -> dict[str, object]:
             params[name] = value
     unknown = sorted(set(params) - ALLOWED_PARAMS)
     if unknown:
-        raise ApiError(400, f"unknown parameter(s) {', '.join(repr(u[:40]) for u in unknown)}; allowed: input, output")
+        raise ApiError(
+            400, f"unknown parameter(s) {', '.join(repr(u[:40]) for u in unknown)}; allowed: input, output, model"
+        )
     return params
 
 
@@ -84,12 +87,15 @@ def _refuse_cut_body(request: Request) -> None:
 
 
 def parse_detect_request(request: Request) -> DetectRequest:
-    """Read `input`/`output` and an optional upload from any of the accepted request forms."""
+    """Read `input`/`output`/`model` and an optional upload from any of the accepted request forms."""
     if request.mimetype == "multipart/form-data" and (None in request.form or None in request.files):
         raise ApiError(400, "every multipart part needs a name")
     params = _collect_params(request)
     _refuse_cut_body(request)
     save_image = parse_bool("output", params["output"]) if "output" in params else False
+    model = params.get("model")
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise ApiError(400, "model must be the name of one of the node's models (GET /api/models lists them)")
     files = request.files.getlist("image") if request.mimetype == "multipart/form-data" else []
     extra_files = [name for name in request.files if name != "image"] if files or request.files else []
     if extra_files:
@@ -104,14 +110,16 @@ def parse_detect_request(request: Request) -> DetectRequest:
         value = params["input"]
         if not isinstance(value, str) or not value.strip():
             raise ApiError(400, "input must be a non-empty path inside the images folder")
-        return DetectRequest(save_image=save_image, input_path=value)
+        return DetectRequest(save_image=save_image, input_path=value, model=model)
     if files:
         upload = files[0]
-        return DetectRequest(save_image=save_image, upload=upload.read(), upload_name=upload.filename or "")
+        return DetectRequest(
+            save_image=save_image, upload=upload.read(), upload_name=upload.filename or "", model=model
+        )
     if raw_upload:
         data = request.get_data(cache=False)
         _refuse_cut_body(request)
-        return DetectRequest(save_image=save_image, upload=data, upload_name="")
+        return DetectRequest(save_image=save_image, upload=data, upload_name="", model=model)
     if request.mimetype in ("", "application/x-www-form-urlencoded", "multipart/form-data", "application/json"):
         raise ApiError(
             400, "missing image: send input=<path inside the images folder>, or upload a file in field 'image'"

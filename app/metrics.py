@@ -46,11 +46,13 @@ class Metrics:
         self.stages = Histogram(
             "detector_stage_seconds",
             "Time per detection stage",
-            ["stage"],
+            ["stage", "model"],
             buckets=STAGE_BUCKETS,
             registry=r,
         )
-        self.images = Counter("detector_images_processed", "Images detected successfully", ["mode"], registry=r)
+        self.images = Counter(
+            "detector_images_processed", "Images detected successfully", ["mode", "model"], registry=r
+        )
         self.in_flight = Gauge(
             "detector_in_flight_requests",
             "Requests being handled now",
@@ -59,13 +61,15 @@ class Metrics:
         )
         self.model_load = Gauge(
             "detector_model_load_seconds",
-            "Seconds the model took to load, per worker",
+            "Seconds the model took to load, per worker and model",
+            ["model"],
             registry=r,
             multiprocess_mode="liveall",
         )
         self.model_warmup = Gauge(
             "detector_model_warmup_seconds",
-            "Seconds of the warm-up inference, per worker",
+            "Seconds of the warm-up inference, per worker and model",
+            ["model"],
             registry=r,
             multiprocess_mode="liveall",
         )
@@ -83,16 +87,16 @@ class Metrics:
         )
         self.model_ready = Gauge(
             "detector_model_ready",
-            "Workers whose model is loaded and warm",
+            "Workers whose models are all loaded and warm",
             registry=r,
             multiprocess_mode="livesum",
         )
 
-    def observe_stages(self, timings: Mapping[str, object]) -> None:
+    def observe_stages(self, timings: Mapping[str, object], model: str) -> None:
         """Record one detection's stage timings (stages that did not run are skipped)."""
         for stage, seconds in timings.items():
             if isinstance(seconds, int | float) and (seconds > 0 or stage in ("decode", "queue", "inference", "total")):
-                self.stages.labels(stage).observe(seconds)
+                self.stages.labels(stage, model).observe(seconds)
 
     def observe_queue(self, busy: int, waiting: int) -> None:
         """The inference slots changed (called by detector.slots.InferenceSlots)."""

@@ -6,9 +6,25 @@ The result schemas are generated from detector.result's TypedDicts, the one defi
 from __future__ import annotations
 
 import types
-from typing import Annotated, Any, NotRequired, Union, get_args, get_origin, get_type_hints, is_typeddict
+from typing import Annotated, Any, NotRequired, TypedDict, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 from detector.result import DetectionJSON, ResultJSON
+
+
+class ModelInfoJSON(TypedDict):
+    """One model of a node (GET /api/models, and /api/info's `model` and `models`)."""
+
+    name: Annotated[str, "what requests pick it by (model=NAME)"]
+    handle: Annotated[str, "where it was loaded from (MODELS or MODEL_HANDLE)"]
+    default: Annotated[bool, "true for the model a request without `model` gets"]
+    state: Annotated[str, "idle, loading, ready or failed"]
+    family: Annotated[str | None, "openimages or tf2-detection-zoo, once loaded"]
+    signature: Annotated[str | None, "the serving signature in use, once loaded"]
+    label_count: Annotated[int | None, "classes in its label map; null when the model names its own classes"]
+    load_seconds: Annotated[float | None, "seconds the load took in this worker"]
+    warmup_seconds: Annotated[float | None, "seconds of its warm-up inference in this worker"]
+    error: Annotated[str | None, "why it failed to load"]
+
 
 _SCALARS: dict[Any, dict[str, Any]] = {
     int: {"type": "integer"},
@@ -86,6 +102,13 @@ def _json(schema_name: str, description: str) -> dict:
     }
 
 
+_MODEL_NAME = {
+    "description": "The model to run, by name (GET /api/models lists them); absent = the node's default model. "
+    "An unknown name is a 400 that lists the known ones.",
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 64,
+}
 _OUTPUT_FLAG = {
     "description": "Save the annotated image: 1/true/yes/on or 0/false/no/off (any case). Absent = no.",
     "type": "string",
@@ -120,7 +143,18 @@ _SCHEMAS: dict[str, Any] = {
     "Ready": {
         "type": "object",
         "required": ["status", "model", "node"],
-        "properties": {"status": {"type": "string", "enum": ["ready"]}, "model": _STRING, "node": _STRING},
+        "properties": {
+            "status": {"type": "string", "enum": ["ready"]},
+            "model": {**_STRING, "description": "the default model's handle"},
+            "models": {"type": "array", "items": _STRING, "description": "every model's name, the default first"},
+            "node": _STRING,
+        },
+    },
+    "Model": typed_dict_schema(ModelInfoJSON),
+    "Models": {
+        "type": "object",
+        "required": ["models"],
+        "properties": {"models": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}}},
     },
     "ResultList": {
         "type": "object",
@@ -157,7 +191,8 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["node", "model", "versions", "limits", "machine", "tensorflow"],
         "properties": {
             "node": _STRING,
-            "model": {"type": "object"},
+            "model": {"$ref": "#/components/schemas/Model"},
+            "models": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}},
             "versions": {"type": "object"},
             "limits": {"type": "object"},
             "images_dir": _STRING,
@@ -223,6 +258,7 @@ def openapi_spec(version: str = "1.0.0") -> dict[str, Any]:
                             },
                         },
                         {"name": "output", "in": "query", "required": False, "schema": _OUTPUT_FLAG},
+                        {"name": "model", "in": "query", "required": False, "schema": _MODEL_NAME},
                     ],
                     "requestBody": {
                         "required": False,
@@ -230,7 +266,7 @@ def openapi_spec(version: str = "1.0.0") -> dict[str, Any]:
                             "application/x-www-form-urlencoded": {
                                 "schema": {
                                     "type": "object",
-                                    "properties": {"input": _INPUT_PATH, "output": _OUTPUT_FLAG},
+                                    "properties": {"input": _INPUT_PATH, "output": _OUTPUT_FLAG, "model": _MODEL_NAME},
                                 }
                             },
                             "multipart/form-data": {
@@ -239,6 +275,7 @@ def openapi_spec(version: str = "1.0.0") -> dict[str, Any]:
                                     "properties": {
                                         "image": {"type": "string", "format": "binary"},
                                         "output": _OUTPUT_FLAG,
+                                        "model": _MODEL_NAME,
                                     },
                                 }
                             },
@@ -248,6 +285,7 @@ def openapi_spec(version: str = "1.0.0") -> dict[str, Any]:
                                     "properties": {
                                         "input": _INPUT_PATH,
                                         "output": {"oneOf": [{"type": "boolean"}, _OUTPUT_FLAG]},
+                                        "model": _MODEL_NAME,
                                     },
                                 }
                             },
@@ -269,6 +307,12 @@ def openapi_spec(version: str = "1.0.0") -> dict[str, Any]:
                 "get": {
                     "summary": "200 once the model is loaded and warmed up",
                     "responses": {"200": _json("Ready", "Ready"), "503": _error("Not ready"), **protected},
+                }
+            },
+            "/api/models": {
+                "get": {
+                    "summary": "Every model of this node: name, handle, family, label count, load and warm-up seconds",
+                    "responses": {"200": _json("Models", "The node's models, the default first"), **protected},
                 }
             },
             "/api/info": {

@@ -26,6 +26,7 @@ examples:
   %(prog)s ./images --mode upload --resize 320 --quality 75 --bandwidth 1 --rtt 40 --nodes node1:5000
   %(prog)s ./images --local --resize 320 --quality 75 --model /models/openimages-style
   %(prog)s ./images --local --model /models/openimages-style --log output/local.jsonl
+  %(prog)s ./images --mode upload --model-name big --nodes node1:5000 --log output/big.jsonl
   %(prog)s ./images --nodes node1:5000 --log output/run.jsonl --resume
   %(prog)s /app/images --discover objdet-node-headless:5000 --min-nodes 3 --wait 600 --report output/report
 """
@@ -114,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--local", action="store_true", help="run the detector in this process instead of on nodes")
     p.add_argument("--model", metavar="HANDLE", help="--local: model handle (default: MODEL_HANDLE, as a node)")
+    p.add_argument(
+        "--model-name",
+        metavar="NAME",
+        help="nodes: the model to use, by its name on the nodes (GET /api/models; default: each node's default); "
+        "--local: the name this run's model goes by in records and reports (default: default)",
+    )
     p.add_argument("--limit", type=positive_int, metavar="N", help="send only the first N images")
     p.add_argument(
         "--output-dir",
@@ -207,7 +214,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.local and (args.mode != "path" or args.bandwidth or args.remote_root):
         parser.error("--mode, --remote-root and --bandwidth are for nodes, not --local")
     if args.model and not args.local:
-        parser.error("--model is for --local; a node's model is set by its own MODEL_HANDLE")
+        parser.error(
+            "--model is for --local; a node's models are set by its own MODELS or MODEL_HANDLE (pick one "
+            "with --model-name)"
+        )
     if args.local and args.rtt is not None:
         parser.error("--rtt delays requests to nodes: it is not for --local")
     if (args.resize or args.quality) and not args.local and args.mode != "upload":
@@ -246,8 +256,10 @@ def default_label(args: argparse.Namespace) -> str:
     """Run name for reports when --label is not given."""
     pre = setting_label(preprocess_of(args))
     if args.local:
-        return f"local{pre}"
+        return f"local{pre} [{args.model_name}]" if args.model_name else f"local{pre}"
     label = f"{args.mode}{pre} {len(args.nodes)} node{'s' if len(args.nodes) > 1 else ''}"
+    if args.model_name:
+        label += f" [{args.model_name}]"
     if args.per_node > 1:
         label += f" x{args.per_node}"
     if args.bandwidth:

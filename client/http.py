@@ -30,16 +30,23 @@ class DetectRequest:
     image_bytes: int  # image bytes in the request (upload mode), 0 in path mode
 
 
-def path_request(input_path: str, save_image: bool) -> DetectRequest:
-    """Form body `input=...&output=0|1` (the seed's form)."""
-    body = urlencode({"input": input_path, "output": int(save_image)})
+def path_request(input_path: str, save_image: bool, model: str | None = None) -> DetectRequest:
+    """Form body `input=...&output=0|1` (the seed's form), and `&model=NAME` when a model is named."""
+    fields: dict[str, str | int] = {"input": input_path, "output": int(save_image)}
+    if model:
+        fields["model"] = model
+    body = urlencode(fields)
     return DetectRequest(body.encode("utf-8"), {"Content-Type": "application/x-www-form-urlencoded"}, 0)
 
 
-def upload_request(data: bytes, name: str, save_image: bool) -> DetectRequest:
-    """Multipart body with the image in field `image`."""
+def upload_request(data: bytes, name: str, save_image: bool, model: str | None = None) -> DetectRequest:
+    """Multipart body with the image in field `image` (and field `model` when a model is named)."""
     mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    body, content_type = encode_multipart_formdata({"output": str(int(save_image)), "image": (name, data, mime)})
+    fields: dict[str, str | tuple[str, bytes, str]] = {"output": str(int(save_image))}
+    if model:
+        fields["model"] = model
+    fields["image"] = (name, data, mime)
+    body, content_type = encode_multipart_formdata(fields)
     return DetectRequest(body, {"Content-Type": content_type}, len(data))
 
 

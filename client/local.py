@@ -13,6 +13,7 @@ from client.files import ImageFile
 from client.preprocess import Preprocess, prepare
 from client.records import LOCAL, Record, round_s
 from detector import (
+    DEFAULT_MODEL_NAME,
     DetectionSettings,
     Detector,
     ImageDecodeError,
@@ -36,6 +37,7 @@ class LocalRunner:
         notify: Callable[[str], None] = lambda message: None,
         verbose: bool = False,
         preprocess: Preprocess | None = None,
+        model_name: str | None = None,
     ):
         # The node's own detection settings (MIN_SCORE, MAX_BOXES, MAX_IMAGE_SIDE, ... from the environment),
         # so a local run and a node given the same environment do the same work.
@@ -53,7 +55,9 @@ class LocalRunner:
         )
         notify(f"model ready (load {model.load_seconds:.2f} s, warm-up {model.warmup_seconds:.2f} s)")
         self.host = socket.gethostname()
-        self.detector = Detector(model, settings.detector_options(), node=self.host)
+        self.detector = Detector(
+            model, settings.detector_options(), node=self.host, model_name=model_name or DEFAULT_MODEL_NAME
+        )
         self.min_score = settings.min_score
 
     def info(self) -> dict[str, Any]:
@@ -66,7 +70,7 @@ class LocalRunner:
             "machine": machine(),
             "tensorflow": tensorflow_devices(),  # TensorFlow is loaded in this process by now
             "versions": package_versions(),
-            "model": {"handle": self.handle, "family": model.family},
+            "model": {"name": self.detector.model_name, "handle": self.handle, "family": model.family},
             "limits": {"min_score": self.min_score},
             "load_at_start": load_average(),
         }

@@ -44,6 +44,8 @@ class Record:
     size: int = 0  # bytes on disk
     node: str | None = None  # the node's address as given on the command line (`local` for --local)
     host: str | None = None  # host name of the machine that ran the model
+    model: str | None = None  # the model's name (result JSON `model.name`: MODELS, `default`, or --model-name)
+    model_handle: str | None = None  # and its handle
     ok: bool = False
     status: int | None = None  # HTTP status of the last attempt (None: no answer, or a local run)
     error: str | None = None
@@ -103,6 +105,9 @@ class Record:
     def add_result(self, result: Mapping[str, Any]) -> None:
         """Take what the record keeps from a result JSON (detector.result.ResultJSON), and the transfer share."""
         self.host = result.get("node")
+        model = result.get("model") or {}
+        self.model = model.get("name")
+        self.model_handle = model.get("handle")
         self.timings = result.get("timings")
         self.objects_found = result.get("objects_found")
         self.labels = result.get("detection_class_entities")

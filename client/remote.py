@@ -29,6 +29,7 @@ class RemoteSettings:
     mode: str = "path"  # "path" or "upload"
     remote_root: str | None = None
     save_image: bool = False
+    model: str | None = None  # the nodes' model to use, by name (--model-name); None: each node's default
     per_node: int = 1
     connect_timeout: float = 5.0
     timeout: float = 120.0  # read timeout: a node on a big model may take long for one image
@@ -52,8 +53,8 @@ def build_request(image: ImageFile, settings: RemoteSettings) -> tuple[DetectReq
     """
     if settings.mode == "upload":
         prepared = prepare(image.path, settings.preprocess)
-        return upload_request(prepared.data, image.rel, settings.save_image), prepared.seconds
-    return path_request(node_input(image, settings.remote_root), settings.save_image), 0.0
+        return upload_request(prepared.data, image.rel, settings.save_image, settings.model), prepared.seconds
+    return path_request(node_input(image, settings.remote_root), settings.save_image, settings.model), 0.0
 
 
 def remote_record(

@@ -48,7 +48,13 @@ def prepare(args: argparse.Namespace, images: list[ImageFile], info: RunInfo) ->
         from client.local import LocalRunner
 
         runner = LocalRunner(
-            args.model, args.output_dir, args.output, notify=say, verbose=args.verbose, preprocess=preprocess_of(args)
+            args.model,
+            args.output_dir,
+            args.output,
+            notify=say,
+            verbose=args.verbose,
+            preprocess=preprocess_of(args),
+            model_name=args.model_name,
         )
         info.sender = runner.info()
         if warm:
@@ -64,6 +70,7 @@ def prepare(args: argparse.Namespace, images: list[ImageFile], info: RunInfo) ->
         remote_root=args.remote_root,
         save_image=args.output,
         per_node=args.per_node,
+        model=args.model_name,
         timeout=args.timeout,
         retries=args.retries,
         give_up=args.give_up,

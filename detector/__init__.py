@@ -9,12 +9,13 @@ from detector.imaging import DecodedImage, ImageDecodeError, ImageTooLargeError,
 from detector.loading import configure_threads, load_model, load_ready_model
 from detector.model import FAMILY_OPENIMAGES, FAMILY_ZOO, DetectionModel, ModelLoadError
 from detector.outputs import OutputNameError, OutputTarget, annotated_name, output_target
-from detector.pipeline import DetectionRun, Detector, DetectorOptions
+from detector.pipeline import DEFAULT_MODEL_NAME, DetectionRun, Detector, DetectorOptions
 from detector.result import STAGES, Detection, ResultJSON, StageTimer
 from detector.settings import ConfigError, DetectionSettings
 
 __all__ = [
     "DEFAULT_HANDLE",
+    "DEFAULT_MODEL_NAME",
     "FAMILY_OPENIMAGES",
     "FAMILY_ZOO",
     "STAGES",

@@ -17,6 +17,8 @@ from detector.outputs import OutputTarget, dump_json, result_url, write_bytes_at
 from detector.result import Detection, ResultJSON, StageTimer
 from detector.slots import Reservation
 
+DEFAULT_MODEL_NAME = "default"  # a node's only model, when MODELS is not set; a --local run's model
+
 
 class Model(Protocol):
     """What the pipeline needs of a model (DetectionModel, or a stand-in in tests)."""
@@ -51,10 +53,17 @@ class DetectionRun:
 class Detector:
     """A loaded model plus the options; knows nothing of HTTP."""
 
-    def __init__(self, model: Model, options: DetectorOptions | None = None, node: str | None = None):
+    def __init__(
+        self,
+        model: Model,
+        options: DetectorOptions | None = None,
+        node: str | None = None,
+        model_name: str = DEFAULT_MODEL_NAME,
+    ):
         self.model = model
         self.options = options or DetectorOptions()
         self.node = node or socket.gethostname()
+        self.model_name = model_name  # what requests pick it by (MODELS), in the result's `model.name`
 
     def detect(
         self,
@@ -129,7 +138,7 @@ class Detector:
             "input": input_name,
             "file": file_name,
             "image": {"width": run.width, "height": run.height},
-            "model": {"handle": self.model.handle, "family": self.model.family},
+            "model": {"name": self.model_name, "handle": self.model.handle, "family": self.model.family},
             "min_score": self.options.min_score,
             "detections": [d.to_dict() for d in dets],
             "timings": timings,

@@ -37,7 +37,8 @@ class ImageSizeJSON(TypedDict):
 class ModelJSON(TypedDict):
     """The model that answered."""
 
-    handle: Annotated[str, "MODEL_HANDLE of the node"]
+    name: Annotated[str, "the model's name on the node (MODELS; `default` for MODEL_HANDLE alone)"]
+    handle: Annotated[str, "the model's handle (MODELS or MODEL_HANDLE)"]
     family: Annotated[str, "openimages or tf2-detection-zoo"]
 
 

@@ -78,6 +78,7 @@ def _run_row(s: Series) -> list[str]:
         s.name,
         s.path.name,
         s.mode,
+        s.model or "-",
         ", ".join(s.nodes) if not s.is_local else "local",
         "/".join(per_node) or "-",
         f"{s.bandwidth_mbps:g} MB/s" if s.bandwidth_mbps else "-",
@@ -363,7 +364,7 @@ def build(series: list[Series], out: Path, title: str, lab: Lab | None = None, p
     for line in preface or []:
         doc.p(line)
     doc.table(
-        ["run", "log", "mode", "nodes", "per node", "bandwidth", "images", "ok", "failed", "host(s)"],
+        ["run", "log", "mode", "model", "nodes", "per node", "bandwidth", "images", "ok", "failed", "host(s)"],
         [_run_row(s) for s in series],
     )
     doc.h(2, "Experimental setup")

@@ -28,6 +28,8 @@ class Series:
     quality: int | None = None
     per_node: int = 1
     infos: dict[str, RunInfo] = field(default_factory=dict)  # the run-info lines, by run id
+    model: str | None = None  # the model's name (MODELS on the node, `default`, or a local --model-name)
+    model_handle: str | None = None
 
     @property
     def emulated(self) -> bool:
@@ -47,6 +49,11 @@ class Series:
     def info_for(self, record: Record) -> RunInfo | None:
         """The run-info line of the run a record belongs to (None for logs written before they existed)."""
         return self.infos.get(record.run)
+
+    @property
+    def model_text(self) -> str:
+        """`[big]` for a run of a named model, "" for a node's only (`default`) model or an old log."""
+        return f"[{self.model}]" if self.model and self.model != "default" else ""
 
     @property
     def is_local(self) -> bool:
@@ -97,6 +104,8 @@ def load_series(paths: list[Path]) -> list[Series]:
                 quality=_most_common([r.quality for r in records]),
                 per_node=_most_common([r.per_node for r in records], 1) or 1,
                 infos=read_run_infos(path),
+                model=_most_common([r.model for r in records]),
+                model_handle=_most_common([r.model_handle for r in records]),
             )
         )
     names = Counter(s.name for s in series)

@@ -23,12 +23,12 @@ from reporting.accuracy import DEFAULT_TRUTH_MIN_SCORE, Accuracy, Truth, score, 
 from reporting.data import Series
 from reporting.whatif import Prediction, Profile, Sample, predict, predict_local, relative_error
 
-SettingKey = tuple[str, int | None, int | None, int]  # mode, resize, quality, requests in flight
+SettingKey = tuple[str, int | None, int | None, int, str | None]  # mode, resize, quality, in flight, model
 
 
 def setting_key(s: Series) -> SettingKey:
-    """What the edge sends in this run, and how many requests it keeps in flight."""
-    return (s.mode, s.resize, s.quality, s.concurrency)
+    """What the edge sends in this run, how many requests it keeps in flight, and which model answers."""
+    return (s.mode, s.resize, s.quality, s.concurrency, s.model_handle)
 
 
 def setting_text(s: Series) -> str:
@@ -40,6 +40,8 @@ def setting_text(s: Series) -> str:
         where = f"{s.mode} at {size}" + (f", q{s.quality}" if s.quality is not None else "")
     if not s.is_local and s.concurrency > 1:
         where += f", {s.concurrency} in flight"
+    if s.model_text:  # runs of different models side by side: small on the device, big on the node
+        where += f" {s.model_text}"
     return where
 
 
@@ -276,6 +278,7 @@ def summary(lab: Lab) -> dict[str, Any]:
                 "log": s.path.name,
                 "mode": s.mode,
                 "setting": setting_text(s),
+                "model": {"name": s.model, "handle": s.model_handle},
                 "resize": s.resize,
                 "quality": s.quality,
                 "bandwidth_mbps": s.bandwidth_mbps,
