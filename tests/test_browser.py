@@ -109,6 +109,15 @@ def photo_node(shared_dirs, tmp_path_factory) -> Iterator[Node]:
 
 
 @pytest.fixture(scope="module")
+def two_model_node(tiny_model_dirs, tmp_path_factory) -> Iterator[Node]:
+    """A node with two models: the tiny OpenImages-style one as `oi` (the default), the tiny zoo one as `zoo`."""
+    env = {"MODELS": f"oi={tiny_model_dirs['openimages']},zoo={tiny_model_dirs['zoo']}"}
+    node = _node(env, tmp_path_factory.mktemp("browser-two-models"))
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="module")
 def locked_node(tiny_model_dirs, tmp_path_factory) -> Iterator[Node]:
     """A node with API_KEY set."""
     env = {"MODEL_HANDLE": str(tiny_model_dirs["openimages"]), "API_KEY": KEY}
@@ -325,6 +334,29 @@ def test_a_text_file_shows_the_422_message(browser, tiny_node, tmp_path, artifac
     open_page(browser, tiny_node, "/")
     by_id(browser, "detect-button").click()
     assert by_id(browser, "detect-error").text == "Choose or drop an image first."
+
+
+def test_with_several_models_the_page_lets_a_person_choose_one(browser, two_model_node, session_images, artifacts):
+    from selenium.webdriver.support.ui import Select
+
+    open_page(browser, two_model_node, "/")
+    wait(browser, lambda d: shown(d, "model-field"), "no model chooser on a two-model node")
+    choice = Select(by_id(browser, "model-select"))
+    assert [o.get_attribute("value") for o in choice.options] == ["oi", "zoo"]
+    choice.select_by_value("zoo")
+    upload(browser, session_images / "red.jpg")
+    wait_for_result(browser)
+    labels = [d["label"] for d in detections_shown(browser)]
+    # The zoo model names class 90 through the COCO map ("Toothbrush"); the default model says "Portrait".
+    with open(session_images / "red.jpg", "rb") as fh:
+        api = two_model_node.post("/api/detect", files={"image": ("red.jpg", fh, "image/jpeg")}, data={"model": "zoo"})
+    assert labels == api.json()["detection_class_entities"] and "Toothbrush" in labels
+    shot(browser, artifacts, "two-models")
+
+
+def test_a_node_with_one_model_shows_no_chooser(browser, tiny_node, artifacts):
+    open_page(browser, tiny_node, "/")  # its access check (GET /api/info) is done: the chooser is decided
+    assert not shown(browser, "model-field")
 
 
 def test_output_off_the_page_draws_the_boxes_itself(browser, tiny_node, session_images, artifacts):
