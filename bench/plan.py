@@ -40,6 +40,7 @@ class Plan:
     distribution: DistPlan = field(default_factory=DistPlan)
     max_side: int = 1024  # MAX_IMAGE_SIDE, the service's default
     prestart: bool = False  # start every node at once at the beginning (only where timings do not matter)
+    multimodel_rounds: int = 0  # section 6: passes over the photos per model on a two-model node (0: skipped)
 
 
 # Two cores here: one request at a time; the default (one image in the model at a time, 4 in flight);
@@ -77,6 +78,7 @@ def full() -> Plan:
             overload=OverloadPlan(30.0, alone=4, saturated=12),
         ),
         tiny=None,
+        multimodel_rounds=3,
     )
 
 

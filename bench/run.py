@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import configs, decode, distribution, memory, overhead, overload, pipelining, report, startup
+from bench import configs, decode, distribution, memory, multimodel, overhead, overload, pipelining, report, startup
 from bench import plan as plans
 from bench.baselines import RawModel
 from bench.corpus import ImagesRoot, Photo, camera_photos, load_photos, mosaic
@@ -197,6 +197,13 @@ def main(argv: list[str] | None = None) -> int:
             dres = distribution.measure(nodes, dist_nodes, work / "distribution", plan.distribution)
             distribution.report(sections[3], dres, plan.distribution)
         memory.report(sections[6], samples)
+        shared_models = args.shared / "models"
+        if plan.multimodel_rounds and (shared_models / "coco-style" / "saved_model.pb").is_file():
+            phase("6. memory: a two-model node against a one-model node")
+            mres = multimodel.measure(
+                nodes, shared_models, root, photos, _node_env("", root, work, "multi", plan), plan.multimodel_rounds
+            )
+            multimodel.report(sections[6], mres)
     finally:
         nodes.stop_all()
         meter.mark("end")

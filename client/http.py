@@ -244,13 +244,15 @@ class DetectClient:
             **done,
         )
 
-    def detect_path(self, input_path: str, save_image: bool = False) -> Attempt:
-        """Path mode: the node reads `input_path` from its images folder."""
-        return self.send(path_request(input_path, save_image))
+    def detect_path(self, input_path: str, save_image: bool = False, model: str | None = None) -> Attempt:
+        """Path mode: the node reads `input_path` from its images folder (with its model `model`, if named)."""
+        return self.send(path_request(input_path, save_image, model))
 
-    def detect_upload(self, data: bytes, name: str, save_image: bool = False, link: Link | None = None) -> Attempt:
+    def detect_upload(
+        self, data: bytes, name: str, save_image: bool = False, link: Link | None = None, model: str | None = None
+    ) -> Attempt:
         """Upload mode: the image's bytes go in the request (over `link`, when given)."""
-        return self.send(upload_request(data, name, save_image), link)
+        return self.send(upload_request(data, name, save_image, model), link)
 
     def download(self, url: str) -> bytes:
         """GET one of the node's result files by the relative URL a result JSON gives (`/api/results/...`).
