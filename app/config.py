@@ -57,8 +57,8 @@ class Settings(DetectionSettings):
     port: int = 5000
     workers: int = 1  # processes; each loads its own copy of the model
     threads: int = 16  # requests handled at once per worker (decode, queue, draw, write); probes have their own
-    inference_concurrency: int = 1  # images in the model at once per worker (measured: bench/RESULTS.md)
-    max_queue: int = 4  # images admitted per worker beyond those in the model; more get 503 at once (-1: no bound)
+    inference_concurrency: int = 2  # images in the model at once per worker (measured: bench/RESULTS.md, 7 and 8)
+    max_queue: int = 2  # images admitted per worker beyond those in the model; more get 503 at once (-1: no bound)
     max_queue_wait: float = 30.0  # 503 at once when the estimated wait for the model is longer (0: no limit)
     header_timeout: float = 10.0  # seconds for the request line and headers to arrive, else 408
     body_stall_seconds: float = 10.0  # a body with no new byte for this long gets 408

@@ -66,7 +66,7 @@ class Config:
         return env
 
 
-DEFAULT = Config(1, 1)  # app/config.py today
+DEFAULT = Config(1, 2)  # app/config.py today: INFERENCE_CONCURRENCY=2
 
 
 @dataclass

@@ -2,9 +2,9 @@
 and the probes' latency while every inference slot is busy and while 64 slow uploads are arriving.
 
 Capacity is the highest offered rate whose p95 latency stays within the latency objective (SLO_FACTOR x
-the median time of one image sent alone), searched over fractions of the rate the node sustains with
-requests always waiting. Every run offers Poisson arrivals (client/open_loop.py), so slow answers show
-up as latency and refusals, never as less load.
+the median time of one image sent alone) with at most MAX_SHED of the requests refused, searched over
+fractions of the rate the node sustains with requests always waiting. Every run offers Poisson arrivals
+(client/open_loop.py), so slow answers show up as latency and refusals, never as less load.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from client.open_loop import HealthProbe, OpenLoopReport, run_open_loop
 from measure.stats import median, percentile
 
 SLO_FACTOR = 4.0  # latency objective: p95 within 4x one image's time alone (3 images' worth of queueing)
-FRACTIONS = (0.5, 0.7, 0.8, 0.9, 1.0, 1.1)  # of the saturated rate, tried for the capacity
+MAX_SHED = 0.01  # and at most 1 % of the requests refused (Poisson bursts may overfill a short queue now and then)
+FRACTIONS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1)  # of the saturated rate, tried for the capacity
 SLOW_UPLOADS = 64
 
 
@@ -165,7 +166,7 @@ def measure(node: BenchNode, root: ImagesRoot, photos: list[Photo], tag: str, pl
         rate = fraction * result.saturated_rate
         report = run(rate, seed=k)
         result.tries.append((rate, report))
-        if report.errors == 0 and report.shed == 0 and report.p95 <= result.slo_s:
+        if report.errors == 0 and report.shed <= MAX_SHED * report.sent and report.p95 <= result.slo_s:
             result.capacity = rate
         elif result.capacity:
             break  # past the knee
@@ -200,8 +201,8 @@ def report(section: Section, result: OverloadResult, key: str, label: str) -> No
     """The capacity search, the overload figures and the probe latencies."""
     section.text(
         f"**{label}**, default settings. One image alone: {result.alone_s * 1000:.0f} ms (median); with 4 in "
-        f"flight the node sustains {result.saturated_rate:.2f} images/s. Latency objective: p95 ≤ "
-        f"{SLO_FACTOR:g} × one image alone = {result.slo_s * 1000:.0f} ms."
+        f"flight the node sustains {result.saturated_rate:.2f} images/s. Objective: p95 ≤ "
+        f"{SLO_FACTOR:g} × one image alone = {result.slo_s * 1000:.0f} ms, with at most {MAX_SHED:.0%} shed."
     )
     rows = [
         [
@@ -289,56 +290,48 @@ def report(section: Section, result: OverloadResult, key: str, label: str) -> No
                 note="" if at2.shed else "nothing was shed",
             )
         )
-        section.add(
-            Figure(
-                key=f"overload.{key}.health_saturated",
-                name=f"{label}: /api/health p99 at 2× capacity (every slot busy, requests queued)",
-                value=_p99_ms(at2),
-                unit="ms",
-                op="<=",
-                limit=100.0,
-            )
+        _probe_figures(
+            section,
+            key,
+            label,
+            "saturated",
+            "at 2× capacity (every slot busy, requests queued)",
+            [("/api/health", at2.health_p99), ("/api/ready", result.ready_p99), ("/metrics", result.metrics_p99)],
         )
-        for probe, value in (("/api/ready", result.ready_p99), ("/metrics", result.metrics_p99)):
-            section.add(
-                Figure(
-                    key=f"overload.{key}.{probe.strip('/').replace('/', '_')}_saturated",
-                    name=f"{label}: {probe} p99 at 2× capacity",
-                    value=None if value is None else value * 1000,
-                    unit="ms",
-                    op="<=",
-                    limit=100.0,
-                )
-            )
         section.text(f"Probes that did not answer during the 2× run: {result.probe_failures + at2.health_failures}.")
     slow = result.slow_uploads
     if slow is not None:
-        section.add(
-            Figure(
-                key=f"overload.{key}.health_slow_uploads",
-                name=f"{label}: /api/health p99 with {SLOW_UPLOADS} slow uploads arriving (and 0.8× capacity)",
-                value=_p99_ms(slow),
-                unit="ms",
-                op="<=",
-                limit=100.0,
-            )
+        _probe_figures(
+            section,
+            key,
+            label,
+            "slow_uploads",
+            f"with {SLOW_UPLOADS} slow uploads arriving (and 0.8× capacity)",
+            [
+                ("/api/health", slow.health_p99),
+                ("/api/ready", result.slow_ready_p99),
+                ("/metrics", result.slow_metrics_p99),
+            ],
         )
-        for probe, value in (("/api/ready", result.slow_ready_p99), ("/metrics", result.slow_metrics_p99)):
-            section.add(
-                Figure(
-                    key=f"overload.{key}.{probe.strip('/').replace('/', '_')}_slow_uploads",
-                    name=f"{label}: {probe} p99 with {SLOW_UPLOADS} slow uploads arriving",
-                    value=None if value is None else value * 1000,
-                    unit="ms",
-                    op="<=",
-                    limit=100.0,
-                )
-            )
         section.text(
             f"During the slow-upload run the node cut off {result.slow_cut} trickling uploads with 408 "
             "(each replaced at once, so 64 were always arriving)."
         )
 
 
-def _p99_ms(r: OpenLoopReport) -> float | None:
-    return r.health_p99 * 1000 if r.health_p99 is not None else None
+def _probe_figures(
+    section: Section, key: str, label: str, case: str, when: str, probes: list[tuple[str, float | None]]
+) -> None:
+    """One figure per probe: its p99 in ms, held to 100 ms (the probes' timeouts are 4 and 5 s)."""
+    for probe, p99 in probes:
+        name = "health" if probe == "/api/health" else probe.strip("/").replace("/", "_")
+        section.add(
+            Figure(
+                key=f"overload.{key}.{name}_{case}",
+                name=f"{label}: {probe} p99 {when}",
+                value=None if p99 is None else p99 * 1000,
+                unit="ms",
+                op="<=",
+                limit=100.0,
+            )
+        )

@@ -43,9 +43,9 @@ class Plan:
     multimodel_rounds: int = 0  # section 6: passes over the photos per model on a two-model node (0: skipped)
 
 
-# Two cores here: one request at a time; the default (one image in the model at a time, 4 in flight);
-# 2 and 4 images in the model at once; the old default (THREADS=2: 2 in flight, 2 in the model); and
-# two processes with TensorFlow's own thread pools (oversubscribed) or one intra-op thread each.
+# Two cores here, 4 requests in flight: one image in the model at a time; the default (2 at once); 4 at
+# once; one request at a time; the old default (THREADS=2: 2 in flight, 2 in the model); and two
+# processes with TensorFlow's own thread pools (oversubscribed) or one intra-op thread each.
 SHARED_CONFIGS = [
     Config(1, 1, per_worker=1),
     Config(1, 1),

@@ -177,7 +177,7 @@ def test_probes_answer_while_every_slot_is_busy_and_requests_queue(sleep_node):
 
 @pytest.mark.parametrize("concurrency, expected", [("1", [0.0, 0.5, 1.0, 1.5]), ("2", [0.0, 0.0, 0.5, 0.5])])
 def test_inference_concurrency_is_its_own_setting(sleep_node, concurrency, expected):
-    node = sleep_node(0.5, INFERENCE_CONCURRENCY=concurrency, THREADS="16")
+    node = sleep_node(0.5, INFERENCE_CONCURRENCY=concurrency, MAX_QUEUE="8", THREADS="16")
     answers = parallel_detects(node, 4)
     queues = sorted(r.json()["timings"]["queue"] for r in answers)
     assert queues == pytest.approx(expected, abs=0.2), queues
