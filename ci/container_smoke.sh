@@ -267,7 +267,10 @@ out = repo / "output"
 samples = sorted(p.name for p in (repo / "images").iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
 assert samples, "no sample images in ./images"
 (log,) = sorted(out.glob("sender-*.jsonl"))
-records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+infos = [x for x in lines if "run_info" in x]  # one run-info line per run, before its records
+records = [x for x in lines if "run_info" not in x]
+assert len(infos) == 1 and infos[0]["run_info"] == records[0]["run"], infos
 assert sorted(r["file"] for r in records) == samples, ([r["file"] for r in records], samples)
 failed = [(r["file"], r["error"]) for r in records if not r["ok"]]
 assert not failed, failed
