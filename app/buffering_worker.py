@@ -128,12 +128,9 @@ class BufferingWorker(ThreadWorker):
 
     def _on_readable(self, conn: TConn, _sock: socket.socket) -> None:
         reader = self.reading[conn]
-        try:
-            data = conn.sock.recv(RECV_BYTES)
-        except (BlockingIOError, InterruptedError):
+        data = self._recv(conn.sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:  # the client went away before its request was whole
             self._drop(conn, registered=True)
             return
@@ -209,12 +206,9 @@ class BufferingWorker(ThreadWorker):
 
     def _on_lingering(self, conn: TConn, _sock: socket.socket) -> None:
         deadline, drained = self.lingering[conn]
-        try:
-            data = conn.sock.recv(RECV_BYTES)
-        except (BlockingIOError, InterruptedError):
+        data = self._recv(conn.sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         drained += len(data)
         if not data or drained >= LINGER_BYTES:
             self._drop(conn, registered=True)
@@ -231,6 +225,16 @@ class BufferingWorker(ThreadWorker):
         self.lingering.pop(conn, None)
         self.nr_conns -= 1
         conn.close()
+
+    @staticmethod
+    def _recv(sock: socket.socket) -> bytes | None:
+        """What a readable socket holds: b"" once the client has gone (or broke), None when nothing came yet."""
+        try:
+            return sock.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError:
+            return b""
 
     @staticmethod
     def _send_quietly(sock: socket.socket, data: bytes) -> None:

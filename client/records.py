@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Self
@@ -120,6 +120,11 @@ class Record:
 
 
 RUN_INFO = "run_info"  # the key that marks a run-info line (its value is the run id)
+
+
+def stage_seconds(stage: str) -> Callable[[Record], float | None]:
+    """A reader of one stage's seconds in a record's node timings (None when the record has none)."""
+    return lambda r: (r.timings or {}).get(stage)
 
 
 @dataclass(kw_only=True)

@@ -6,19 +6,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from client.records import Record
+from client.records import Record, stage_seconds
 from measure.stats import Spread, spread
-
-
-def _timing(stage: str) -> Callable[[Record], float | None]:
-    return lambda r: (r.timings or {}).get(stage)
-
 
 # (name, how to read it from an ok record) -- all in seconds
 METRICS: list[tuple[str, Callable[[Record], float | None]]] = [
-    ("queue", _timing("queue")),
-    ("inference", _timing("inference")),
-    ("server total", _timing("total")),
+    ("queue", stage_seconds("queue")),
+    ("inference", stage_seconds("inference")),
+    ("server total", stage_seconds("total")),
     ("round-trip", lambda r: r.round_trip),
     ("transfer", lambda r: r.transfer),
     ("download", lambda r: r.download),

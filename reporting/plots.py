@@ -11,23 +11,18 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from client.records import MB, Record
+from client.records import MB, Record, stage_seconds
 from reporting.data import Series
 from reporting.lab import Lab, local_prediction
 from reporting.whatif import default_axes, grid
 
-
-def _stage(name: str) -> Callable[[Record], float | None]:
-    return lambda r: (r.timings or {}).get(name)
-
-
 STAGE_PLOTS: list[tuple[str, Callable[[Record], float | None]]] = [  # (title, seconds from an ok record)
-    ("decode", _stage("decode")),
-    ("queue (waiting for the model)", _stage("queue")),
-    ("inference", _stage("inference")),
-    ("annotate", _stage("annotate")),
-    ("write", _stage("write")),
-    ("server total (local: total)", _stage("total")),
+    ("decode", stage_seconds("decode")),
+    ("queue (waiting for the model)", stage_seconds("queue")),
+    ("inference", stage_seconds("inference")),
+    ("annotate", stage_seconds("annotate")),
+    ("write", stage_seconds("write")),
+    ("server total (local: total)", stage_seconds("total")),
     ("round-trip (local: per image)", lambda r: r.round_trip),
     ("transfer = round-trip - server total", lambda r: r.transfer),
     ("download (--fetch)", lambda r: r.download),

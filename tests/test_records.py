@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from client.records import Record, RecordLog, final_records, ok_files, read_records, repair_tail
+from client.records import Record, RecordLog, final_records, ok_files, read_records, repair_tail, stage_seconds
 
 
 def full_record(file: str = "a/img-0001.jpg") -> Record:
@@ -77,6 +77,13 @@ def test_from_dict_ignores_unknown_keys_and_defaults_missing_ones() -> None:
     assert record.tried == []
     assert record.timings is None
     assert record.run == ""
+
+
+def test_stage_seconds_reads_one_node_stage_and_none_when_a_record_has_no_timings() -> None:
+    inference = stage_seconds("inference")
+    assert inference(Record(file="x.jpg", timings={"inference": 0.25, "total": 0.3})) == 0.25
+    assert inference(Record(file="x.jpg", timings={"total": 0.3})) is None
+    assert inference(Record(file="x.jpg")) is None
 
 
 def test_read_records_understands_an_older_log_without_newer_keys(tmp_path: Path) -> None:
