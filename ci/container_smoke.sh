@@ -292,7 +292,7 @@ print(f"main job: {len(records)} of {len(samples)} sample images ok ({', '.join(
       "(uid 10001, readable by every user)")
 PY
 echo "main job transcript: \$ docker compose --profile sender run --rm sender  (in a fresh copy, ${main_seconds}s)"
-tr '\r' '\n' < "$work/main-job.log" | grep -v '^ *$' | grep -v 'it/s\]$\|img/s\]$' | sed 's/^/  /'
+tr '\r' '\n' < "$work/main-job.log" | grep -v '^ *$' | grep -vE '^ *[0-9]+%\|' | sed 's/^/  /'
 echo "  \$ ls output/"
 (cd "$compose_dir/output" && ls -l --time-style=+ | sed 's/^/    /')
 (cd "$compose_dir" && docker compose --profile sender down -v --remove-orphans >/dev/null 2>&1) || true
