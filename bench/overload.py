@@ -263,8 +263,11 @@ def report(section: Section, result: OverloadResult, key: str, label: str) -> No
         Figure(
             key=f"overload.{key}.capacity",
             name=f"{label}: capacity (highest rate within the objective)",
-            value=result.capacity,
+            value=result.capacity or None,
             unit="images/s",
+            note=""
+            if result.capacity
+            else f"no rate tried met the objective; the runs below used {FRACTIONS[0]:g} × the saturated rate",
         )
     )
     at08, at2 = result.at_08, result.at_2x
